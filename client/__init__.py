@@ -1,0 +1,1 @@
+"""The Python client: an IBMQJob-compatible view of gateway jobs."""

@@ -1,0 +1,1 @@
+"""Backends the gateway runs jobs on, behind one executor interface."""
