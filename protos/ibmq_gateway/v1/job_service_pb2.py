@@ -28,7 +28,7 @@ from ibmq_gateway.v1 import job_pb2 as ibmq__gateway_dot_v1_dot_job__pb2
 from ibmq_gateway.v1 import result_pb2 as ibmq__gateway_dot_v1_dot_result__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n!ibmq_gateway/v1/job_service.proto\x12\x0fibmq_gateway.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x1cgoogle/protobuf/struct.proto\x1a\x19ibmq_gateway/v1/job.proto\x1a\x1cibmq_gateway/v1/result.proto\"\x9e\x03\n\x10SubmitJobRequest\x12\x12\n\nrequest_id\x18\x01 \x01(\t\x12\x0f\n\x07\x62\x61\x63kend\x18\x02 \x01(\t\x12*\n\x08\x63ircuits\x18\x03 \x03(\x0b\x32\x18.ibmq_gateway.v1.Circuit\x12\x30\n\x0brun_options\x18\x04 \x01(\x0b\x32\x1b.ibmq_gateway.v1.RunOptions\x12\x0c\n\x04name\x18\x05 \x01(\t\x12\x0c\n\x04tags\x18\x06 \x03(\t\x12\x30\n\x0bshare_level\x18\x07 \x01(\x0e\x32\x1b.ibmq_gateway.v1.ShareLevel\x12\x15\n\rexperiment_id\x18\x08 \x01(\t\x12\'\n\x06header\x18\t \x01(\x0b\x32\x17.google.protobuf.Struct\x12\x46\n\x0b\x63lient_info\x18\n \x03(\x0b\x32\x31.ibmq_gateway.v1.SubmitJobRequest.ClientInfoEntry\x1a\x31\n\x0f\x43lientInfoEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"L\n\x11SubmitJobResponse\x12!\n\x03job\x18\x01 \x01(\x0b\x32\x14.ibmq_gateway.v1.Job\x12\x14\n\x0c\x64\x65\x64uplicated\x18\x02 \x01(\x08\"G\n\rGetJobRequest\x12\x0e\n\x06job_id\x18\x01 \x01(\t\x12&\n\x04view\x18\x02 \x01(\x0e\x32\x18.ibmq_gateway.v1.JobView\"I\n\x0eGetJobResponse\x12!\n\x03job\x18\x01 \x01(\x0b\x32\x14.ibmq_gateway.v1.Job\x12\x14\n\x0cresume_token\x18\x02 \x01(\t\"\x85\x01\n\x0fListJobsRequest\x12*\n\x06\x66ilter\x18\x01 \x01(\x0b\x32\x1a.ibmq_gateway.v1.JobFilter\x12\x11\n\tpage_size\x18\x02 \x01(\x05\x12\x12\n\npage_token\x18\x03 \x01(\t\x12\x11\n\tascending\x18\x04 \x01(\x08\x12\x0c\n\x04skip\x18\x05 \x01(\x05\"e\n\x10ListJobsResponse\x12\"\n\x04jobs\x18\x01 \x03(\x0b\x32\x14.ibmq_gateway.v1.Job\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\x12\x14\n\x0cresume_token\x18\x03 \x01(\t\"\"\n\x10\x43\x61ncelJobRequest\x12\x0e\n\x06job_id\x18\x01 \x01(\t\"6\n\x11\x43\x61ncelJobResponse\x12!\n\x03job\x18\x01 \x01(\x0b\x32\x14.ibmq_gateway.v1.Job\"b\n\x10UpdateJobRequest\x12\x0e\n\x06job_id\x18\x01 \x01(\t\x12\x11\n\x04name\x18\x02 \x01(\tH\x00\x88\x01\x01\x12\x14\n\x0creplace_tags\x18\x03 \x01(\x08\x12\x0c\n\x04tags\x18\x04 \x03(\tB\x07\n\x05_name\"6\n\x11UpdateJobResponse\x12!\n\x03job\x18\x01 \x01(\x0b\x32\x14.ibmq_gateway.v1.Job\"<\n\x13GetJobResultRequest\x12\x0e\n\x06job_id\x18\x01 \x01(\t\x12\x15\n\rallow_partial\x18\x02 \x01(\x08\"B\n\x14GetJobResultResponse\x12*\n\x06result\x18\x01 \x01(\x0b\x32\x1a.ibmq_gateway.v1.JobResult\"n\n\x0fWatchJobRequest\x12\x0e\n\x06job_id\x18\x01 \x01(\t\x12\x14\n\x0cresume_token\x18\x02 \x01(\t\x12\x35\n\x12heartbeat_interval\x18\x03 \x01(\x0b\x32\x19.google.protobuf.Duration\"\x8d\x01\n\x10WatchJobResponse\x12\x14\n\x0cresume_token\x18\x01 \x01(\t\x12*\n\x05\x65vent\x18\x02 \x01(\x0b\x32\x19.ibmq_gateway.v1.JobEventH\x00\x12/\n\theartbeat\x18\x03 \x01(\x0b\x32\x1a.ibmq_gateway.v1.HeartbeatH\x00\x42\x06\n\x04kind\"\x8b\x01\n\x10WatchJobsRequest\x12*\n\x06\x66ilter\x18\x01 \x01(\x0b\x32\x1a.ibmq_gateway.v1.JobFilter\x12\x14\n\x0cresume_token\x18\x02 \x01(\t\x12\x35\n\x12heartbeat_interval\x18\x03 \x01(\x0b\x32\x19.google.protobuf.Duration\"\x8e\x01\n\x11WatchJobsResponse\x12\x14\n\x0cresume_token\x18\x01 \x01(\t\x12*\n\x05\x65vent\x18\x02 \x01(\x0b\x32\x19.ibmq_gateway.v1.JobEventH\x00\x12/\n\theartbeat\x18\x03 \x01(\x0b\x32\x1a.ibmq_gateway.v1.HeartbeatH\x00\x42\x06\n\x04kind*J\n\x07JobView\x12\x18\n\x14JOB_VIEW_UNSPECIFIED\x10\x00\x12\x12\n\x0eJOB_VIEW_BASIC\x10\x01\x12\x11\n\rJOB_VIEW_FULL\x10\x02\x32\xaa\x05\n\nJobService\x12R\n\tSubmitJob\x12!.ibmq_gateway.v1.SubmitJobRequest\x1a\".ibmq_gateway.v1.SubmitJobResponse\x12I\n\x06GetJob\x12\x1e.ibmq_gateway.v1.GetJobRequest\x1a\x1f.ibmq_gateway.v1.GetJobResponse\x12O\n\x08ListJobs\x12 .ibmq_gateway.v1.ListJobsRequest\x1a!.ibmq_gateway.v1.ListJobsResponse\x12R\n\tCancelJob\x12!.ibmq_gateway.v1.CancelJobRequest\x1a\".ibmq_gateway.v1.CancelJobResponse\x12R\n\tUpdateJob\x12!.ibmq_gateway.v1.UpdateJobRequest\x1a\".ibmq_gateway.v1.UpdateJobResponse\x12[\n\x0cGetJobResult\x12$.ibmq_gateway.v1.GetJobResultRequest\x1a%.ibmq_gateway.v1.GetJobResultResponse\x12Q\n\x08WatchJob\x12 .ibmq_gateway.v1.WatchJobRequest\x1a!.ibmq_gateway.v1.WatchJobResponse0\x01\x12T\n\tWatchJobs\x12!.ibmq_gateway.v1.WatchJobsRequest\x1a\".ibmq_gateway.v1.WatchJobsResponse0\x01\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n!ibmq_gateway/v1/job_service.proto\x12\x0fibmq_gateway.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x1cgoogle/protobuf/struct.proto\x1a\x19ibmq_gateway/v1/job.proto\x1a\x1cibmq_gateway/v1/result.proto\"\x9e\x03\n\x10SubmitJobRequest\x12\x12\n\nrequest_id\x18\x01 \x01(\t\x12\x0f\n\x07\x62\x61\x63kend\x18\x02 \x01(\t\x12*\n\x08\x63ircuits\x18\x03 \x03(\x0b\x32\x18.ibmq_gateway.v1.Circuit\x12\x30\n\x0brun_options\x18\x04 \x01(\x0b\x32\x1b.ibmq_gateway.v1.RunOptions\x12\x0c\n\x04name\x18\x05 \x01(\t\x12\x0c\n\x04tags\x18\x06 \x03(\t\x12\x30\n\x0bshare_level\x18\x07 \x01(\x0e\x32\x1b.ibmq_gateway.v1.ShareLevel\x12\x15\n\rexperiment_id\x18\x08 \x01(\t\x12\'\n\x06header\x18\t \x01(\x0b\x32\x17.google.protobuf.Struct\x12\x46\n\x0b\x63lient_info\x18\n \x03(\x0b\x32\x31.ibmq_gateway.v1.SubmitJobRequest.ClientInfoEntry\x1a\x31\n\x0f\x43lientInfoEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"b\n\x11SubmitJobResponse\x12!\n\x03job\x18\x01 \x01(\x0b\x32\x14.ibmq_gateway.v1.Job\x12\x14\n\x0c\x64\x65\x64uplicated\x18\x02 \x01(\x08\x12\x14\n\x0cresume_token\x18\x03 \x01(\t\"G\n\rGetJobRequest\x12\x0e\n\x06job_id\x18\x01 \x01(\t\x12&\n\x04view\x18\x02 \x01(\x0e\x32\x18.ibmq_gateway.v1.JobView\"I\n\x0eGetJobResponse\x12!\n\x03job\x18\x01 \x01(\x0b\x32\x14.ibmq_gateway.v1.Job\x12\x14\n\x0cresume_token\x18\x02 \x01(\t\"\x85\x01\n\x0fListJobsRequest\x12*\n\x06\x66ilter\x18\x01 \x01(\x0b\x32\x1a.ibmq_gateway.v1.JobFilter\x12\x11\n\tpage_size\x18\x02 \x01(\x05\x12\x12\n\npage_token\x18\x03 \x01(\t\x12\x11\n\tascending\x18\x04 \x01(\x08\x12\x0c\n\x04skip\x18\x05 \x01(\x05\"e\n\x10ListJobsResponse\x12\"\n\x04jobs\x18\x01 \x03(\x0b\x32\x14.ibmq_gateway.v1.Job\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\x12\x14\n\x0cresume_token\x18\x03 \x01(\t\"\"\n\x10\x43\x61ncelJobRequest\x12\x0e\n\x06job_id\x18\x01 \x01(\t\"6\n\x11\x43\x61ncelJobResponse\x12!\n\x03job\x18\x01 \x01(\x0b\x32\x14.ibmq_gateway.v1.Job\"b\n\x10UpdateJobRequest\x12\x0e\n\x06job_id\x18\x01 \x01(\t\x12\x11\n\x04name\x18\x02 \x01(\tH\x00\x88\x01\x01\x12\x14\n\x0creplace_tags\x18\x03 \x01(\x08\x12\x0c\n\x04tags\x18\x04 \x03(\tB\x07\n\x05_name\"6\n\x11UpdateJobResponse\x12!\n\x03job\x18\x01 \x01(\x0b\x32\x14.ibmq_gateway.v1.Job\"<\n\x13GetJobResultRequest\x12\x0e\n\x06job_id\x18\x01 \x01(\t\x12\x15\n\rallow_partial\x18\x02 \x01(\x08\"B\n\x14GetJobResultResponse\x12*\n\x06result\x18\x01 \x01(\x0b\x32\x1a.ibmq_gateway.v1.JobResult\"n\n\x0fWatchJobRequest\x12\x0e\n\x06job_id\x18\x01 \x01(\t\x12\x14\n\x0cresume_token\x18\x02 \x01(\t\x12\x35\n\x12heartbeat_interval\x18\x03 \x01(\x0b\x32\x19.google.protobuf.Duration\"\x8d\x01\n\x10WatchJobResponse\x12\x14\n\x0cresume_token\x18\x01 \x01(\t\x12*\n\x05\x65vent\x18\x02 \x01(\x0b\x32\x19.ibmq_gateway.v1.JobEventH\x00\x12/\n\theartbeat\x18\x03 \x01(\x0b\x32\x1a.ibmq_gateway.v1.HeartbeatH\x00\x42\x06\n\x04kind\"\x8b\x01\n\x10WatchJobsRequest\x12*\n\x06\x66ilter\x18\x01 \x01(\x0b\x32\x1a.ibmq_gateway.v1.JobFilter\x12\x14\n\x0cresume_token\x18\x02 \x01(\t\x12\x35\n\x12heartbeat_interval\x18\x03 \x01(\x0b\x32\x19.google.protobuf.Duration\"\x8e\x01\n\x11WatchJobsResponse\x12\x14\n\x0cresume_token\x18\x01 \x01(\t\x12*\n\x05\x65vent\x18\x02 \x01(\x0b\x32\x19.ibmq_gateway.v1.JobEventH\x00\x12/\n\theartbeat\x18\x03 \x01(\x0b\x32\x1a.ibmq_gateway.v1.HeartbeatH\x00\x42\x06\n\x04kind*J\n\x07JobView\x12\x18\n\x14JOB_VIEW_UNSPECIFIED\x10\x00\x12\x12\n\x0eJOB_VIEW_BASIC\x10\x01\x12\x11\n\rJOB_VIEW_FULL\x10\x02\x32\xaa\x05\n\nJobService\x12R\n\tSubmitJob\x12!.ibmq_gateway.v1.SubmitJobRequest\x1a\".ibmq_gateway.v1.SubmitJobResponse\x12I\n\x06GetJob\x12\x1e.ibmq_gateway.v1.GetJobRequest\x1a\x1f.ibmq_gateway.v1.GetJobResponse\x12O\n\x08ListJobs\x12 .ibmq_gateway.v1.ListJobsRequest\x1a!.ibmq_gateway.v1.ListJobsResponse\x12R\n\tCancelJob\x12!.ibmq_gateway.v1.CancelJobRequest\x1a\".ibmq_gateway.v1.CancelJobResponse\x12R\n\tUpdateJob\x12!.ibmq_gateway.v1.UpdateJobRequest\x1a\".ibmq_gateway.v1.UpdateJobResponse\x12[\n\x0cGetJobResult\x12$.ibmq_gateway.v1.GetJobResultRequest\x1a%.ibmq_gateway.v1.GetJobResultResponse\x12Q\n\x08WatchJob\x12 .ibmq_gateway.v1.WatchJobRequest\x1a!.ibmq_gateway.v1.WatchJobResponse0\x01\x12T\n\tWatchJobs\x12!.ibmq_gateway.v1.WatchJobsRequest\x1a\".ibmq_gateway.v1.WatchJobsResponse0\x01\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -37,42 +37,42 @@ if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
   _globals['_SUBMITJOBREQUEST_CLIENTINFOENTRY']._loaded_options = None
   _globals['_SUBMITJOBREQUEST_CLIENTINFOENTRY']._serialized_options = b'8\001'
-  _globals['_JOBVIEW']._serialized_start=1976
-  _globals['_JOBVIEW']._serialized_end=2050
+  _globals['_JOBVIEW']._serialized_start=1998
+  _globals['_JOBVIEW']._serialized_end=2072
   _globals['_SUBMITJOBREQUEST']._serialized_start=174
   _globals['_SUBMITJOBREQUEST']._serialized_end=588
   _globals['_SUBMITJOBREQUEST_CLIENTINFOENTRY']._serialized_start=539
   _globals['_SUBMITJOBREQUEST_CLIENTINFOENTRY']._serialized_end=588
   _globals['_SUBMITJOBRESPONSE']._serialized_start=590
-  _globals['_SUBMITJOBRESPONSE']._serialized_end=666
-  _globals['_GETJOBREQUEST']._serialized_start=668
-  _globals['_GETJOBREQUEST']._serialized_end=739
-  _globals['_GETJOBRESPONSE']._serialized_start=741
-  _globals['_GETJOBRESPONSE']._serialized_end=814
-  _globals['_LISTJOBSREQUEST']._serialized_start=817
-  _globals['_LISTJOBSREQUEST']._serialized_end=950
-  _globals['_LISTJOBSRESPONSE']._serialized_start=952
-  _globals['_LISTJOBSRESPONSE']._serialized_end=1053
-  _globals['_CANCELJOBREQUEST']._serialized_start=1055
-  _globals['_CANCELJOBREQUEST']._serialized_end=1089
-  _globals['_CANCELJOBRESPONSE']._serialized_start=1091
-  _globals['_CANCELJOBRESPONSE']._serialized_end=1145
-  _globals['_UPDATEJOBREQUEST']._serialized_start=1147
-  _globals['_UPDATEJOBREQUEST']._serialized_end=1245
-  _globals['_UPDATEJOBRESPONSE']._serialized_start=1247
-  _globals['_UPDATEJOBRESPONSE']._serialized_end=1301
-  _globals['_GETJOBRESULTREQUEST']._serialized_start=1303
-  _globals['_GETJOBRESULTREQUEST']._serialized_end=1363
-  _globals['_GETJOBRESULTRESPONSE']._serialized_start=1365
-  _globals['_GETJOBRESULTRESPONSE']._serialized_end=1431
-  _globals['_WATCHJOBREQUEST']._serialized_start=1433
-  _globals['_WATCHJOBREQUEST']._serialized_end=1543
-  _globals['_WATCHJOBRESPONSE']._serialized_start=1546
-  _globals['_WATCHJOBRESPONSE']._serialized_end=1687
-  _globals['_WATCHJOBSREQUEST']._serialized_start=1690
-  _globals['_WATCHJOBSREQUEST']._serialized_end=1829
-  _globals['_WATCHJOBSRESPONSE']._serialized_start=1832
-  _globals['_WATCHJOBSRESPONSE']._serialized_end=1974
-  _globals['_JOBSERVICE']._serialized_start=2053
-  _globals['_JOBSERVICE']._serialized_end=2735
+  _globals['_SUBMITJOBRESPONSE']._serialized_end=688
+  _globals['_GETJOBREQUEST']._serialized_start=690
+  _globals['_GETJOBREQUEST']._serialized_end=761
+  _globals['_GETJOBRESPONSE']._serialized_start=763
+  _globals['_GETJOBRESPONSE']._serialized_end=836
+  _globals['_LISTJOBSREQUEST']._serialized_start=839
+  _globals['_LISTJOBSREQUEST']._serialized_end=972
+  _globals['_LISTJOBSRESPONSE']._serialized_start=974
+  _globals['_LISTJOBSRESPONSE']._serialized_end=1075
+  _globals['_CANCELJOBREQUEST']._serialized_start=1077
+  _globals['_CANCELJOBREQUEST']._serialized_end=1111
+  _globals['_CANCELJOBRESPONSE']._serialized_start=1113
+  _globals['_CANCELJOBRESPONSE']._serialized_end=1167
+  _globals['_UPDATEJOBREQUEST']._serialized_start=1169
+  _globals['_UPDATEJOBREQUEST']._serialized_end=1267
+  _globals['_UPDATEJOBRESPONSE']._serialized_start=1269
+  _globals['_UPDATEJOBRESPONSE']._serialized_end=1323
+  _globals['_GETJOBRESULTREQUEST']._serialized_start=1325
+  _globals['_GETJOBRESULTREQUEST']._serialized_end=1385
+  _globals['_GETJOBRESULTRESPONSE']._serialized_start=1387
+  _globals['_GETJOBRESULTRESPONSE']._serialized_end=1453
+  _globals['_WATCHJOBREQUEST']._serialized_start=1455
+  _globals['_WATCHJOBREQUEST']._serialized_end=1565
+  _globals['_WATCHJOBRESPONSE']._serialized_start=1568
+  _globals['_WATCHJOBRESPONSE']._serialized_end=1709
+  _globals['_WATCHJOBSREQUEST']._serialized_start=1712
+  _globals['_WATCHJOBSREQUEST']._serialized_end=1851
+  _globals['_WATCHJOBSRESPONSE']._serialized_start=1854
+  _globals['_WATCHJOBSRESPONSE']._serialized_end=1996
+  _globals['_JOBSERVICE']._serialized_start=2075
+  _globals['_JOBSERVICE']._serialized_end=2757
 # @@protoc_insertion_point(module_scope)

@@ -54,12 +54,14 @@ class SubmitJobRequest(_message.Message):
     def __init__(self, request_id: _Optional[str] = ..., backend: _Optional[str] = ..., circuits: _Optional[_Iterable[_Union[_job_pb2.Circuit, _Mapping]]] = ..., run_options: _Optional[_Union[_job_pb2.RunOptions, _Mapping]] = ..., name: _Optional[str] = ..., tags: _Optional[_Iterable[str]] = ..., share_level: _Optional[_Union[_job_pb2.ShareLevel, str]] = ..., experiment_id: _Optional[str] = ..., header: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., client_info: _Optional[_Mapping[str, str]] = ...) -> None: ...
 
 class SubmitJobResponse(_message.Message):
-    __slots__ = ("job", "deduplicated")
+    __slots__ = ("job", "deduplicated", "resume_token")
     JOB_FIELD_NUMBER: _ClassVar[int]
     DEDUPLICATED_FIELD_NUMBER: _ClassVar[int]
+    RESUME_TOKEN_FIELD_NUMBER: _ClassVar[int]
     job: _job_pb2.Job
     deduplicated: bool
-    def __init__(self, job: _Optional[_Union[_job_pb2.Job, _Mapping]] = ..., deduplicated: _Optional[bool] = ...) -> None: ...
+    resume_token: str
+    def __init__(self, job: _Optional[_Union[_job_pb2.Job, _Mapping]] = ..., deduplicated: _Optional[bool] = ..., resume_token: _Optional[str] = ...) -> None: ...
 
 class GetJobRequest(_message.Message):
     __slots__ = ("job_id", "view")

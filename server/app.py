@@ -1,0 +1,129 @@
+"""The gateway process: store, executors, manager and the gRPC server around them."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+
+import grpc
+from grpc_health.v1 import health, health_pb2, health_pb2_grpc
+from grpc_reflection.v1alpha import reflection
+
+from ibmq_gateway.server.events import EventBus
+from ibmq_gateway.server.executors.base import Executor
+from ibmq_gateway.server.feeds import Feeds
+from ibmq_gateway.server.interceptors import ErrorInterceptor
+from ibmq_gateway.server.manager import JobManager
+from ibmq_gateway.server.service import BackendService, JobService
+from ibmq_gateway.server.settings import Settings
+from ibmq_gateway.server.store.sqlite import SqliteJobStore
+from ibmq_gateway.v1 import (
+    backend_service_pb2,
+    backend_service_pb2_grpc,
+    job_service_pb2,
+    job_service_pb2_grpc,
+)
+
+log = logging.getLogger(__name__)
+
+SERVICE_NAMES = (
+    job_service_pb2.DESCRIPTOR.services_by_name["JobService"].full_name,
+    backend_service_pb2.DESCRIPTOR.services_by_name["BackendService"].full_name,
+)
+_MB = 1024 * 1024
+# gRPC's defaults (1000 pending, 3000 hard limit) refused about a third of a burst of 5,000
+# new streams here; a team dashboard reconnecting after a restart makes such bursts.
+_SERVER_OPTIONS = (
+    ("grpc.server.max_pending_requests", 20_000),
+    ("grpc.server.max_pending_requests_hard_limit", 60_000),
+    ("grpc.max_receive_message_length", 64 * _MB),
+    ("grpc.max_send_message_length", 64 * _MB),
+    ("grpc.keepalive_time_ms", 60_000),
+    ("grpc.keepalive_timeout_ms", 20_000),
+    ("grpc.http2.min_recv_ping_interval_without_data_ms", 10_000),
+    ("grpc.keepalive_permit_without_calls", 1),
+)
+
+
+def default_executors(settings: Settings) -> list[Executor]:
+    """The executors a gateway runs with no configuration: local simulators."""
+    from ibmq_gateway.server.executors.catalog import DEFAULT_FAKE_DEVICES
+    from ibmq_gateway.server.executors.local import LocalExecutor
+
+    devices = DEFAULT_FAKE_DEVICES if settings.fake_devices is None else settings.fake_devices
+    return [LocalExecutor(fake_devices=devices, max_workers=settings.workers)]
+
+
+class Gateway:
+    """One gateway: start it, serve until stopped, stop it gracefully."""
+
+    def __init__(self, settings: Settings, executors: Sequence[Executor] | None = None) -> None:
+        self.settings = settings
+        self.bus = EventBus(settings.stream_buffer)
+        self._executors = list(executors) if executors is not None else None
+        self._server: grpc.aio.Server | None = None
+        self._health = health.aio.HealthServicer()
+        self.port = 0
+
+    async def start(self) -> int:
+        """Opens the store, recovers jobs and starts serving; returns the bound port."""
+        import asyncio
+
+        self.bus.bind(asyncio.get_running_loop())
+        self.settings.state_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+        self.store = SqliteJobStore(self.settings.database, on_commit=self.bus.publish_threadsafe)
+        await self.store.open()
+        executors = self._executors or default_executors(self.settings)
+        self.manager = JobManager(self.store, executors, self.settings)
+        await self.manager.start()
+        self._server = self._build_server()
+        self.port = self._server.add_insecure_port(self.settings.address)
+        await self._server.start()
+        await self._set_serving(health_pb2.HealthCheckResponse.SERVING)
+        log.info("gateway listening on %s", self.address)
+        return self.port
+
+    @property
+    def address(self) -> str:
+        """host:port clients connect to."""
+        host = self.settings.address.rsplit(":", 1)[0]
+        return f"{host}:{self.port}"
+
+    async def wait(self) -> None:
+        """Returns when the server has stopped."""
+        assert self._server is not None
+        await self._server.wait_for_termination()
+
+    async def stop(self) -> None:
+        """Refuses new work, lets in-flight RPCs finish, then releases everything."""
+        if self._server is None:
+            return
+        await self._health.enter_graceful_shutdown()
+        await self._server.stop(self.settings.shutdown_grace)
+        await self.manager.stop()
+        await self.store.close()
+        self._server = None
+        log.info("gateway stopped")
+
+    def _build_server(self) -> grpc.aio.Server:
+        server = grpc.aio.server(interceptors=[ErrorInterceptor()], options=_SERVER_OPTIONS)
+        feeds = _feeds(self)
+        job_service_pb2_grpc.add_JobServiceServicer_to_server(
+            JobService(self.manager, feeds, self.settings.heartbeat_interval), server
+        )
+        backend_service_pb2_grpc.add_BackendServiceServicer_to_server(
+            BackendService(self.manager), server
+        )
+        health_pb2_grpc.add_HealthServicer_to_server(self._health, server)
+        reflection.enable_server_reflection(
+            (*SERVICE_NAMES, health.SERVICE_NAME, reflection.SERVICE_NAME), server
+        )
+        return server
+
+    async def _set_serving(self, status: int) -> None:
+        for name in ("", *SERVICE_NAMES):
+            await self._health.set(name, status)
+
+
+def _feeds(gateway: Gateway) -> Feeds:
+    return Feeds(gateway.store, gateway.bus, gateway.settings.max_stream_age)

@@ -1,0 +1,101 @@
+"""The executor interface: what the gateway needs from anything that runs circuits.
+
+An executor offers backends, runs one job's circuits on one of them, and can cancel a run.
+The manager owns the job's lifecycle; the executor only reports progress through a
+``RunReporter`` and returns a result (or raises ``ExecutionError``).
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+from datetime import datetime
+from typing import TYPE_CHECKING, Any, Protocol
+
+if TYPE_CHECKING:
+    from qiskit import QuantumCircuit
+    from qiskit.result import Result
+    from qiskit.transpiler import Target
+
+    from ibmq_gateway.server.model import Job, QueueInfo
+
+
+@dataclass(frozen=True)
+class BackendInfo:
+    """What the gateway knows of a backend that does not change while it runs."""
+
+    name: str
+    description: str
+    version: str
+    simulator: bool
+    local: bool
+    target: Target
+    """The qiskit Target circuits are checked against (and clients transpile for)."""
+    max_shots: int
+    max_circuits: int
+    has_properties: bool
+    default_shots: int = 4000
+
+    @property
+    def num_qubits(self) -> int:
+        """Number of qubits of the backend."""
+        return int(self.target.num_qubits or 0)
+
+
+class ExecutionError(Exception):
+    """A run failed. It carries what the job's error record needs."""
+
+    def __init__(
+        self, code: int, reason: str, message: str, partial: Result | None = None
+    ) -> None:
+        super().__init__(message)
+        self.code = code
+        self.reason = reason
+        self.message = message
+        self.partial = partial
+        """The experiments that did finish, if any."""
+
+
+class RunReporter(Protocol):
+    """How an executor tells the manager that a run moved on."""
+
+    async def running(self) -> None:
+        """The circuits started executing."""
+
+    async def queued(self, info: QueueInfo) -> None:
+        """The job waits in an upstream queue (provider scope)."""
+
+
+class Executor(ABC):
+    """Runs circuits on the backends it offers."""
+
+    @abstractmethod
+    def backends(self) -> list[BackendInfo]:
+        """Every backend this executor offers."""
+
+    @abstractmethod
+    def properties(self, backend: str, as_of: datetime | None = None) -> dict[str, Any] | None:
+        """Calibration data as a qiskit ``BackendProperties`` dict, or None (ideal backends).
+
+        ``as_of`` asks for the calibration in force at that time, where history exists.
+        """
+
+    @abstractmethod
+    async def run(
+        self, job: Job, circuits: list[QuantumCircuit], reporter: RunReporter
+    ) -> Result:
+        """Runs ``circuits`` for ``job`` on ``job.backend`` and returns the qiskit Result.
+
+        Calls ``reporter.running()`` when execution starts. CPU-bound work happens off the
+        event loop.
+
+        Raises:
+            ExecutionError: the run failed (with a partial result when some circuits ran).
+        """
+
+    @abstractmethod
+    async def cancel(self, job_id: str) -> None:
+        """Stops a run if it can; a run that cannot be stopped has its outcome dropped."""
+
+    async def close(self) -> None:  # noqa: B027 - optional hook with a default
+        """Releases threads and connections."""

@@ -1,0 +1,516 @@
+"""The job lifecycle: submit, admit, queue, run, cancel, update, recover.
+
+The manager is the only writer of jobs. Every change goes through ``_change`` under one
+write lock, checks the lifecycle's allowed moves, and is stored with its event in one
+transaction. Jobs that are not final are also held in memory (``_active``); after a
+restart ``start`` reloads them and picks up where each one stood.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import dataclasses
+import logging
+import uuid
+from collections.abc import Callable, Coroutine, Sequence
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+from ibmq_gateway.server.circuits import InvalidCircuitsError, parse_circuits
+from ibmq_gateway.server.errors import (
+    FailedPreconditionError,
+    FieldViolation,
+    InvalidArgumentError,
+    RequestIdReusedError,
+    backend_not_found,
+    job_not_found,
+)
+from ibmq_gateway.server.executors.base import BackendInfo, ExecutionError, Executor
+from ibmq_gateway.server.model import (
+    EventType,
+    Job,
+    JobFailure,
+    JobQuery,
+    QueueInfo,
+    RequestKey,
+)
+from ibmq_gateway.server.results import result_to_document
+from ibmq_gateway.server.scheduler import Scheduler
+from ibmq_gateway.server.states import ACTIVE_STATES, JobState, can_move
+from ibmq_gateway.server.store import Change, DuplicateRequestError, JobStore, PageCursor
+from ibmq_gateway.server.submission import Submission, check_submission, tag_violations
+from ibmq_gateway.server.validation import check_fits
+
+if TYPE_CHECKING:
+    from qiskit import QuantumCircuit
+    from qiskit.result import Result
+
+    from ibmq_gateway.server.settings import Settings
+
+log = logging.getLogger(__name__)
+
+INTERNAL_FAILURE = 2000
+BACKEND_GONE = 1201
+_PRUNE_EVERY = timedelta(hours=1)
+_ADMISSION_STEPS = (JobState.VALIDATING, JobState.VALIDATED)
+
+
+@dataclasses.dataclass(frozen=True)
+class BackendView:
+    """A backend with what the gateway knows about its load right now."""
+
+    info: BackendInfo
+    pending_jobs: int
+    concurrency: int
+    estimated_wait: float
+    average_run: float
+    operational: bool = True
+    status_msg: str = "active"
+
+
+class JobManager:
+    """Owns every job's lifecycle, from submission to a final state."""
+
+    def __init__(
+        self, store: JobStore, executors: Sequence[Executor], settings: Settings
+    ) -> None:
+        self._store = store
+        self._executors = list(executors)
+        self._settings = settings
+        self._routes = {info.name: (info, ex) for ex in executors for info in ex.backends()}
+        self._scheduler = Scheduler({name: settings.concurrency_of(name) for name in self._routes})
+        self._active: dict[str, Job] = {}
+        self._parsed: dict[str, list[QuantumCircuit]] = {}
+        self._runs: dict[str, asyncio.Task[None]] = {}
+        self._background: set[asyncio.Task[Any]] = set()
+        self._write = asyncio.Lock()
+
+    # -- start and stop ---------------------------------------------------------------
+
+    async def start(self) -> None:
+        """Reloads unfinished jobs and resumes each from where it stood."""
+        for job in await self._store.jobs_in_states(ACTIVE_STATES):
+            self._active[job.id] = job
+        await self._recover()
+        self._spawn(self._prune_periodically())
+
+    async def stop(self) -> None:
+        """Stops background work; unfinished jobs stay stored and resume on next start."""
+        tasks = [*self._background, *self._runs.values()]
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        for executor in self._executors:
+            await executor.close()
+
+    # -- commands ------------------------------------------------------------------------
+
+    async def submit(self, submission: Submission, owner: str) -> tuple[Job, bool]:
+        """Stores a new job and starts admitting it; returns (job, deduplicated)."""
+        info = self.backend_info(submission.backend)
+        check_submission(submission, info)
+        earlier = await self._earlier_submission(submission, owner)
+        if earlier is not None:
+            return earlier, True
+        circuits = await asyncio.to_thread(_parse, submission)
+        try:
+            event = await self._store.create_job(
+                _new_job(submission, owner), submission.circuits, _request_key(submission, owner)
+            )
+        except DuplicateRequestError:
+            # Another call with the same request id won the race; answer like a retry.
+            return await self.submit(submission, owner)
+        job = event.job
+        self._active[job.id] = job
+        self._parsed[job.id] = circuits
+        self._spawn(self._admit(job.id))
+        return job, False
+
+    async def cancel(self, job_id: str) -> Job:
+        """Cancels a job that is not final yet."""
+        job = await self.get(job_id)
+        cancelled = await self._change(job_id, _to_state(JobState.CANCELLED))
+        if cancelled is None:
+            raise _already_final(await self.get(job_id))
+        self._scheduler.remove(job.backend, job_id)
+        run = self._runs.pop(job_id, None)
+        if run is not None:
+            run.cancel()
+            await self._routes[job.backend][1].cancel(job_id)
+        await self._dispatch(job.backend)
+        return cancelled
+
+    async def update(self, job_id: str, name: str | None, tags: tuple[str, ...] | None) -> Job:
+        """Changes a job's name and/or tags."""
+        violations = tag_violations(tags) if tags is not None else []
+        if violations:
+            raise InvalidArgumentError("invalid tags", violations)
+        await self.get(job_id)
+
+        def rename(job: Job) -> Job:
+            return dataclasses.replace(
+                job,
+                name=job.name if name is None else name,
+                tags=job.tags if tags is None else tags,
+            )
+
+        updated = await self._change(job_id, rename, EventType.METADATA_CHANGED)
+        assert updated is not None  # metadata changes are allowed in every state
+        return updated
+
+    # -- reads ---------------------------------------------------------------------------
+
+    async def get(self, job_id: str) -> Job:
+        """The job's latest committed snapshot.
+
+        Read from the store, not from memory: streams see a change at commit, and a reader
+        reacting to it must find the same state here.
+        """
+        job = await self._store.get_job(job_id)
+        if job is None:
+            raise job_not_found(job_id)
+        return job
+
+    async def list(
+        self, query: JobQuery, *, limit: int, ascending: bool, after: PageCursor | None, skip: int
+    ) -> list[Job]:
+        """Jobs matching ``query``, one page."""
+        return await self._store.list_jobs(
+            query, limit=limit, ascending=ascending, after=after, skip=skip
+        )
+
+    async def result(self, job_id: str, allow_partial: bool) -> dict[str, Any]:
+        """The stored result document of a final job."""
+        job = await self.get(job_id)
+        _check_result_readable(job, allow_partial)
+        document = await self._store.get_result(job_id)
+        if document is None:
+            raise FailedPreconditionError(
+                f"job {job_id} ended in {job.state} before any circuit finished; "
+                "there is no result",
+                reason="NO_RESULT",
+            )
+        return document
+
+    async def circuits_of(self, job_id: str) -> list[Any]:
+        """The job's circuits as submitted (``CircuitSource`` values)."""
+        await self.get(job_id)
+        return list(await self._store.get_circuits(job_id))
+
+    def backend_info(self, name: str) -> BackendInfo:
+        """The static description of a backend."""
+        route = self._routes.get(name)
+        if route is None:
+            raise backend_not_found(name, list(self._routes))
+        return route[0]
+
+    def backends(self) -> list[BackendView]:
+        """Every backend with its current load."""
+        return [self.backend(name) for name in self._routes]
+
+    def backend(self, name: str) -> BackendView:
+        """One backend with its current load."""
+        info = self.backend_info(name)
+        return BackendView(
+            info=info,
+            pending_jobs=self._scheduler.pending(name),
+            concurrency=self._settings.concurrency_of(name),
+            estimated_wait=self._scheduler.estimated_wait(name),
+            average_run=self._scheduler.average_run(name),
+        )
+
+    async def properties(self, name: str, as_of: datetime | None) -> dict[str, Any] | None:
+        """A backend's calibration data, or None for ideal backends."""
+        self.backend_info(name)
+        executor = self._routes[name][1]
+        return await asyncio.to_thread(executor.properties, name, as_of)
+
+    # -- the lifecycle -------------------------------------------------------------------
+
+    async def _admit(self, job_id: str) -> None:
+        """CREATING -> VALIDATING -> VALIDATED -> QUEUED, or ERROR_VALIDATING_JOB."""
+        for step in _ADMISSION_STEPS:
+            job = self._active.get(job_id)
+            if job is None:
+                return
+            if step == JobState.VALIDATED and job.state == JobState.VALIDATING:
+                failure = check_fits(self.backend_info(job.backend), await self._circuits(job_id))
+                if failure is not None:
+                    await self._change(job_id, _to_state(JobState.ERROR_VALIDATING_JOB, failure))
+                    return
+            if can_move(job.state, step) and await self._change(job_id, _to_state(step)) is None:
+                return
+        await self._enqueue(job_id)
+
+    async def _enqueue(self, job_id: str, *, front: bool = False) -> None:
+        job = self._active.get(job_id)
+        if job is None:
+            return
+        self._scheduler.enqueue(job.backend, job_id, front=front)
+        position = self._scheduler.positions(job.backend).get(job_id)
+        if await self._change(job_id, _to_state(JobState.QUEUED, queue=position)) is None:
+            self._scheduler.remove(job.backend, job_id)
+            return
+        await self._dispatch(job.backend)
+
+    async def _dispatch(self, backend: str) -> None:
+        """Starts jobs in free slots, then tells waiting jobs where they stand."""
+        for job_id in self._scheduler.start_next(backend):
+            self._runs[job_id] = self._spawn(self._run(job_id))
+        await self._publish_positions(backend)
+
+    async def _run(self, job_id: str) -> None:
+        job = self._active[job_id]
+        try:
+            await self._execute(job)
+        finally:
+            self._runs.pop(job_id, None)
+            self._parsed.pop(job_id, None)
+            self._scheduler.finish(job.backend, job_id)
+        await self._dispatch(job.backend)
+
+    async def _execute(self, job: Job) -> None:
+        executor = self._routes[job.backend][1]
+        try:
+            circuits = await self._circuits(job.id)
+            result = await executor.run(job, circuits, _Reporter(self, job.id))
+        except ExecutionError as error:
+            failure = JobFailure(error.code, error.reason, error.message)
+            partial = await self._document(job, error.partial, partial=True)
+            await self._change(job.id, _to_state(JobState.ERROR_RUNNING_JOB, failure), result=partial)
+        except Exception as error:
+            log.exception("job %s failed inside the gateway", job.id)
+            failure = JobFailure(INTERNAL_FAILURE, "INTERNAL", f"the gateway failed to run it: {error}")
+            await self._change(job.id, _to_state(JobState.ERROR_RUNNING_JOB, failure))
+        else:
+            document = await self._document(job, result, partial=False)
+            await self._change(job.id, _to_state(JobState.COMPLETED), result=document)
+
+    async def _document(self, job: Job, result: Result | None, *, partial: bool) -> dict[str, Any] | None:
+        if result is None:
+            return None
+        return await asyncio.to_thread(
+            result_to_document,
+            result,
+            job_id=job.id,
+            backend=job.backend,
+            partial=partial,
+            header=job.header,
+        )
+
+    async def _publish_positions(self, backend: str) -> None:
+        """Records each waiting job's new queue position, in one transaction."""
+        async with self._write:
+            changes = [
+                Change(dataclasses.replace(job, queue=info), EventType.QUEUE_INFO_CHANGED)
+                for job_id, info in self._scheduler.positions(backend).items()
+                if (job := self._active.get(job_id)) is not None
+                and job.state == JobState.QUEUED
+                and _moved(job.queue, info)
+            ]
+            if changes:
+                self._remember(await self._store.apply(changes))
+
+    async def _change(
+        self,
+        job_id: str,
+        mutate: Callable[[Job], Job | None],
+        event_type: EventType = EventType.STATE_CHANGED,
+        result: dict[str, Any] | None = None,
+    ) -> Job | None:
+        """Applies ``mutate`` to the job's latest snapshot and stores it with its event.
+
+        ``mutate`` returns None when the change no longer applies (the job moved on);
+        then nothing is written and None is returned.
+        """
+        async with self._write:
+            current = self._active.get(job_id) or await self._store.get_job(job_id)
+            changed = mutate(current) if current is not None else None
+            if changed is None:
+                return None
+            events = await self._store.apply([Change(changed, event_type, result)])
+            self._remember(events)
+            return events[0].job
+
+    def _remember(self, events: Sequence[Any]) -> None:
+        for event in events:
+            if event.job.final:
+                self._active.pop(event.job_id, None)
+            else:
+                self._active[event.job_id] = event.job
+
+    async def _circuits(self, job_id: str) -> list[QuantumCircuit]:
+        if job_id not in self._parsed:
+            sources = await self._store.get_circuits(job_id)
+            self._parsed[job_id] = await asyncio.to_thread(parse_circuits, sources)
+        return self._parsed[job_id]
+
+    async def _earlier_submission(self, submission: Submission, owner: str) -> Job | None:
+        if not submission.request_id:
+            return None
+        found = await self._store.find_request(owner, submission.request_id)
+        if found is None:
+            return None
+        key, job_id = found
+        if key.fingerprint != submission.fingerprint():
+            raise RequestIdReusedError(submission.request_id, job_id)
+        return await self.get(job_id)
+
+    # -- recovery ------------------------------------------------------------------------
+
+    async def _recover(self) -> None:
+        """Resumes every unfinished job after a restart (see the README's "Restarts")."""
+        interrupted = []
+        for job in sorted(self._active.values(), key=lambda j: j.created):
+            if job.backend not in self._routes:
+                await self._fail_unroutable(job)
+            elif job.state == JobState.RUNNING:
+                interrupted.append(job)
+            elif job.state == JobState.QUEUED:
+                self._scheduler.enqueue(job.backend, job.id)
+            else:
+                self._spawn(self._admit(job.id))
+        # Jobs that were running started before every queued one: they go first, in order.
+        for job in reversed(interrupted):
+            self._scheduler.enqueue(job.backend, job.id, front=True)
+            await self._change(job.id, _to_state(JobState.QUEUED))
+        for backend in self._routes:
+            await self._dispatch(backend)
+
+    async def _fail_unroutable(self, job: Job) -> None:
+        failure = JobFailure(
+            BACKEND_GONE,
+            "BACKEND_NOT_OFFERED",
+            f"backend {job.backend!r} is no longer offered by this gateway; "
+            "resubmit the job to another backend",
+        )
+        target = JobState.ERROR_VALIDATING_JOB if job.state in _EARLY else JobState.ERROR_RUNNING_JOB
+        await self._change(job.id, _to_state(target, failure))
+
+    async def _prune_periodically(self) -> None:
+        while True:
+            cutoff = datetime.now(UTC) - timedelta(seconds=self._settings.event_retention)
+            with contextlib.suppress(Exception):
+                await self._store.prune_events(cutoff)
+            await asyncio.sleep(_PRUNE_EVERY.total_seconds())
+
+    def _spawn(self, coroutine: Coroutine[Any, Any, Any]) -> asyncio.Task[Any]:
+        task = asyncio.get_running_loop().create_task(coroutine)
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+        task.add_done_callback(_log_crash)
+        return task
+
+
+_EARLY = frozenset({JobState.CREATING, JobState.VALIDATING, JobState.VALIDATED})
+
+
+class _Reporter:
+    """Turns an executor's progress reports into job changes."""
+
+    def __init__(self, manager: JobManager, job_id: str) -> None:
+        self._manager = manager
+        self._job_id = job_id
+
+    async def running(self) -> None:
+        await self._manager._change(self._job_id, _to_state(JobState.RUNNING))
+
+    async def queued(self, info: QueueInfo) -> None:
+        def requeue(job: Job) -> Job | None:
+            return dataclasses.replace(job, queue=info) if job.state == JobState.QUEUED else None
+
+        await self._manager._change(self._job_id, requeue, EventType.QUEUE_INFO_CHANGED)
+
+
+def _to_state(
+    target: JobState, failure: JobFailure | None = None, queue: QueueInfo | None = None
+) -> Callable[[Job], Job | None]:
+    """A change that moves a job to ``target`` if the lifecycle allows it."""
+
+    def move(job: Job) -> Job | None:
+        if not can_move(job.state, target):
+            return None
+        steps = {**job.steps, target.value: datetime.now(UTC)}
+        return dataclasses.replace(job, state=target, steps=steps, error=failure, queue=queue)
+
+    return move
+
+
+def _moved(before: QueueInfo | None, after: QueueInfo) -> bool:
+    """Whether a new queue estimate is worth an event (position or a shift of 1 s+)."""
+    if before is None or before.position != after.position:
+        return True
+    if before.estimated_start is None or after.estimated_start is None:
+        return True
+    return abs((after.estimated_start - before.estimated_start).total_seconds()) >= 1.0
+
+
+def _new_job(submission: Submission, owner: str) -> Job:
+    now = datetime.now(UTC)
+    return Job(
+        id=uuid.uuid4().hex,
+        backend=submission.backend,
+        owner=owner,
+        state=JobState.CREATING,
+        created=now,
+        name=submission.name,
+        tags=submission.tags,
+        share_level=submission.share_level,
+        experiment_id=submission.experiment_id,
+        header=submission.header,
+        run_options=submission.run_options,
+        client_info=submission.client_info,
+        circuit_count=len(submission.circuits),
+        steps={JobState.CREATING.value: now},
+        request_id=submission.request_id,
+    )
+
+
+def _request_key(submission: Submission, owner: str) -> RequestKey | None:
+    if not submission.request_id:
+        return None
+    return RequestKey(owner, submission.request_id, submission.fingerprint())
+
+
+def _parse(submission: Submission) -> list[QuantumCircuit]:
+    try:
+        return parse_circuits(submission.circuits)
+    except InvalidCircuitsError as error:
+        violations = [
+            FieldViolation(f"circuits[{v.index}]", v.message) for v in error.violations
+        ]
+        raise InvalidArgumentError(
+            "; ".join(v.description for v in violations), violations, reason="INVALID_CIRCUIT"
+        ) from None
+
+
+def _already_final(job: Job) -> FailedPreconditionError:
+    return FailedPreconditionError(
+        f"job {job.id} is already {job.state} and cannot be cancelled",
+        reason="JOB_ALREADY_FINAL",
+        metadata={"job_id": job.id, "state": job.state.value},
+    )
+
+
+def _check_result_readable(job: Job, allow_partial: bool) -> None:
+    if not job.final:
+        raise FailedPreconditionError(
+            f"job {job.id} is {job.state}; its result exists once it is COMPLETED",
+            reason="RESULT_NOT_READY",
+        )
+    if job.state == JobState.CANCELLED:
+        raise FailedPreconditionError(
+            f"job {job.id} was cancelled; it has no result", reason="JOB_CANCELLED"
+        )
+    if job.state != JobState.COMPLETED and not allow_partial:
+        message = job.error.message if job.error else job.state.value
+        raise FailedPreconditionError(
+            f"job {job.id} failed: {message}; ask with allow_partial for what finished",
+            reason="JOB_FAILED",
+        )
+
+
+def _log_crash(task: asyncio.Task[Any]) -> None:
+    if not task.cancelled() and task.exception() is not None:
+        log.error("background task failed", exc_info=task.exception())

@@ -1,0 +1,111 @@
+"""One frozen settings object, read from flags, then the environment, then a TOML file.
+
+Every setting has an environment variable ``IBMQ_GATEWAY_<NAME>`` (upper case) and a key
+``<name>`` in the optional file; flags win over the environment, which wins over the file.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+ENV_PREFIX = "IBMQ_GATEWAY_"
+
+
+def default_state_dir() -> Path:
+    """Where state lives when nothing says otherwise (XDG state home)."""
+    base = os.environ.get("XDG_STATE_HOME") or Path.home() / ".local" / "state"
+    return Path(base) / "ibmq-gateway"
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything the server reads at start-up."""
+
+    address: str = "127.0.0.1:50051"
+    """host:port to listen on (port 0 picks a free one)."""
+    state_dir: Path = field(default_factory=default_state_dir)
+    """Directory of the SQLite database."""
+    concurrency: int = 1
+    """Jobs each backend runs at once; the rest wait in the gateway's queue."""
+    backend_concurrency: dict[str, int] = field(default_factory=dict)
+    """Per-backend overrides of ``concurrency`` (file only)."""
+    workers: int = 2
+    """Threads that run simulations."""
+    fake_devices: tuple[str, ...] | None = None
+    """IBM fake devices to offer (None: the default list; empty: none)."""
+    heartbeat_interval: float = 15.0
+    """Seconds of silence on a stream before a heartbeat."""
+    max_stream_age: float = 1800.0
+    """Seconds after which a stream is closed (OK) for the client to resume."""
+    stream_buffer: int = 1000
+    """Events a stream may hold for a slow reader before it is cut off."""
+    event_retention: float = 7 * 24 * 3600.0
+    """Seconds events stay in the log (each job's latest event is always kept)."""
+    shutdown_grace: float = 5.0
+    """Seconds in-flight RPCs get to finish on shutdown."""
+    log_level: str = "INFO"
+
+    @classmethod
+    def load(
+        cls,
+        flags: Mapping[str, Any] | None = None,
+        environ: Mapping[str, str] | None = None,
+        config_file: Path | None = None,
+    ) -> Settings:
+        """Merges the sources (flags > environment > file > defaults) into settings."""
+        values: dict[str, Any] = _read_file(config_file) if config_file else {}
+        values.update(_read_environ(os.environ if environ is None else environ))
+        values.update({k: v for k, v in (flags or {}).items() if v is not None})
+        unknown = set(values) - {f.name for f in fields(cls)}
+        if unknown:
+            raise ValueError(f"unknown settings: {', '.join(sorted(unknown))}")
+        return cls(**{name: _coerce(name, value) for name, value in values.items()})
+
+    def concurrency_of(self, backend: str) -> int:
+        """How many jobs ``backend`` runs at once."""
+        return self.backend_concurrency.get(backend, self.concurrency)
+
+    @property
+    def database(self) -> Path:
+        """The SQLite file."""
+        return self.state_dir / "gateway.sqlite3"
+
+
+def _read_file(path: Path) -> dict[str, Any]:
+    with path.open("rb") as file:
+        return dict(tomllib.load(file))
+
+
+def _read_environ(environ: Mapping[str, str]) -> dict[str, Any]:
+    names = {f.name for f in fields(Settings)} - {"backend_concurrency"}
+    return {
+        name: environ[ENV_PREFIX + name.upper()]
+        for name in names
+        if ENV_PREFIX + name.upper() in environ
+    }
+
+
+_TYPES = {f.name: f.type for f in dataclasses.fields(Settings)}
+
+
+def _coerce(name: str, value: Any) -> Any:
+    """Turns text from the environment or a flag into the field's type."""
+    kind = _TYPES[name]
+    if kind == "Path":
+        return Path(value).expanduser()
+    if kind == "int":
+        return int(value)
+    if kind == "float":
+        return float(value)
+    if kind == "tuple[str, ...] | None":
+        items = value.split(",") if isinstance(value, str) else value
+        return tuple(item.strip() for item in items if item.strip())
+    if kind == "dict[str, int]":
+        return {str(k): int(v) for k, v in dict(value).items()}
+    return str(value)

@@ -1,0 +1,19 @@
+"""Durable state behind one interface (``JobStore``); SQLite by default."""
+
+from ibmq_gateway.server.store.base import (
+    Change,
+    DuplicateRequestError,
+    JobStore,
+    PageCursor,
+    StaleJobError,
+    StoreError,
+)
+
+__all__ = [
+    "Change",
+    "DuplicateRequestError",
+    "JobStore",
+    "PageCursor",
+    "StaleJobError",
+    "StoreError",
+]

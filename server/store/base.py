@@ -1,0 +1,153 @@
+"""The one storage interface: jobs, their event log, results and idempotency keys.
+
+Every implementation passes the same contract tests (``tests/store/``). Writes that change
+a job append its event in the same transaction, so the log and the jobs never disagree.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Protocol
+
+from ibmq_gateway.server.model import (
+    CircuitSource,
+    EventType,
+    Job,
+    JobEvent,
+    JobQuery,
+    RequestKey,
+)
+from ibmq_gateway.server.states import JobState
+
+
+class StoreError(Exception):
+    """Base of the store's own errors."""
+
+
+class StaleJobError(StoreError):
+    """The job changed since the caller read it (its sequence moved on)."""
+
+
+class DuplicateRequestError(StoreError):
+    """An idempotency key with this owner and request id exists already."""
+
+    def __init__(self, existing: RequestKey, job_id: str) -> None:
+        super().__init__(f"request {existing.request_id!r} already made job {job_id}")
+        self.existing = existing
+        self.job_id = job_id
+
+
+@dataclass(frozen=True)
+class Change:
+    """One job write: the new snapshot, what kind of change it is, and an optional result.
+
+    ``job.sequence`` must be the sequence the caller read; the store checks it (optimistic
+    concurrency), then assigns the next sequence and revision.
+    """
+
+    job: Job
+    type: EventType
+    result: dict[str, Any] | None = None
+    """A result document to store with this change (a job's final result, or partial)."""
+
+
+@dataclass(frozen=True)
+class PageCursor:
+    """Where the previous page of a listing ended."""
+
+    created: datetime
+    job_id: str
+
+
+class JobStore(Protocol):
+    """Durable state of the gateway."""
+
+    @property
+    def epoch(self) -> str:
+        """A random id made when the store was first created.
+
+        Resume tokens carry it, so a token from another store (or one rebuilt from
+        scratch) is recognised as foreign rather than silently misread.
+        """
+
+    async def open(self) -> None:
+        """Creates the schema if needed and makes the store ready."""
+
+    async def close(self) -> None:
+        """Releases connections; later calls fail."""
+
+    async def create_job(
+        self, job: Job, circuits: Sequence[CircuitSource], key: RequestKey | None
+    ) -> JobEvent:
+        """Stores a new job, its circuits, its CREATED event and its idempotency key at once.
+
+        ``job.sequence`` and ``job.revision`` are ignored; the returned event's job carries
+        sequence 1 and the assigned revision.
+
+        Raises:
+            DuplicateRequestError: ``key`` (owner, request id) exists already; nothing is
+                written.
+        """
+
+    async def find_request(self, owner: str, request_id: str) -> tuple[RequestKey, str] | None:
+        """The stored key and job id for an earlier request, or None."""
+
+    async def apply(self, changes: Sequence[Change]) -> list[JobEvent]:
+        """Writes the changes and one event each, in one transaction, in the given order.
+
+        Returns the events (with each job's new sequence and revision) in the same order.
+
+        Raises:
+            StaleJobError: a job's stored sequence differs from ``change.job.sequence``;
+                nothing is written.
+            KeyError: a job does not exist.
+        """
+
+    async def get_job(self, job_id: str) -> Job | None:
+        """The job's latest snapshot, or None."""
+
+    async def get_circuits(self, job_id: str) -> list[CircuitSource]:
+        """The job's circuits in submission order (empty for an unknown job)."""
+
+    async def get_result(self, job_id: str) -> dict[str, Any] | None:
+        """The stored result document, or None."""
+
+    async def list_jobs(
+        self,
+        query: JobQuery,
+        *,
+        limit: int,
+        ascending: bool = False,
+        after: PageCursor | None = None,
+        skip: int = 0,
+    ) -> list[Job]:
+        """Jobs for which ``query.matches(job)``, ordered by (created, id).
+
+        Newest first unless ``ascending``. ``after`` continues past the given job (keyset
+        pagination); ``skip`` drops that many matching jobs first.
+        """
+
+    async def jobs_in_states(self, states: frozenset[JobState]) -> list[Job]:
+        """Every job in one of ``states``, oldest first (for recovery after a restart)."""
+
+    async def events_after(
+        self, revision: int, *, job_id: str | None = None, limit: int = 500
+    ) -> list[JobEvent]:
+        """Events with a revision above ``revision`` (of one job if given), oldest first."""
+
+    async def latest_event(self, job_id: str) -> JobEvent | None:
+        """The job's most recent event (its current state), or None."""
+
+    async def latest_revision(self) -> int:
+        """The highest revision ever assigned (0 for an empty log)."""
+
+    async def oldest_retained_revision(self) -> int:
+        """Events at or above this revision are still in the log (1 if nothing was pruned)."""
+
+    async def prune_events(self, before: datetime) -> int:
+        """Deletes events older than ``before``, keeping every job's latest event.
+
+        Returns how many were deleted.
+        """
