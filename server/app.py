@@ -99,6 +99,9 @@ class Gateway:
         if self._server is None:
             return
         await self._health.enter_graceful_shutdown()
+        # Streams never finish by themselves; end them now so that their clients resume
+        # elsewhere at once instead of waiting out the grace period.
+        self.bus.close()
         await self._server.stop(self.settings.shutdown_grace)
         await self.manager.stop()
         await self.store.close()

@@ -59,6 +59,7 @@ class EmbeddedGateway:
         self.stop()
         self._loop.call_soon_threadsafe(self._loop.stop)
         self._thread.join(timeout=10)
+        self._loop.close()
 
     @property
     def address(self) -> str:

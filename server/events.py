@@ -23,21 +23,31 @@ class Subscription:
     ):
         self.job_id = job_id
         self.overflowed = False
+        self.closed = False
         self._bus = bus
         self._accepts = accepts
-        self._buffer: asyncio.Queue[JobEvent] = asyncio.Queue(maxsize=size)
+        # One extra place for the wake-up sent when the bus closes.
+        self._buffer: asyncio.Queue[JobEvent | None] = asyncio.Queue(maxsize=size + 1)
+        self._size = size
 
     def offer(self, event: JobEvent) -> None:
         """Buffers ``event`` if this subscription wants it."""
         if self.overflowed or not self._accepts(event):
             return
-        try:
-            self._buffer.put_nowait(event)
-        except asyncio.QueueFull:
+        if self._buffer.qsize() >= self._size:
             self.overflowed = True
+            return
+        self._buffer.put_nowait(event)
+
+    def end(self) -> None:
+        """Marks the subscription closed and wakes its reader."""
+        self.closed = True
+        self._buffer.put_nowait(None)
 
     async def next(self, timeout: float) -> JobEvent | None:
         """The next buffered event, or None after ``timeout`` seconds of silence."""
+        if self.closed:
+            return None
         try:
             return await asyncio.wait_for(self._buffer.get(), timeout)
         except TimeoutError:
@@ -58,6 +68,13 @@ class EventBus:
         self._by_job: defaultdict[str, set[Subscription]] = defaultdict(set)
         self._feeds: set[Subscription] = set()
         self._loop: asyncio.AbstractEventLoop | None = None
+        self._closed = False
+
+    def close(self) -> None:
+        """Ends every subscription, now and later (the gateway is shutting down)."""
+        self._closed = True
+        for subscription in (*self._feeds, *(s for group in self._by_job.values() for s in group)):
+            subscription.end()
 
     def bind(self, loop: asyncio.AbstractEventLoop) -> None:
         """Sets the loop that ``publish_threadsafe`` delivers to."""
@@ -68,6 +85,8 @@ class EventBus:
     ) -> Subscription:
         """A subscription to one job's events, or to every event ``accepts`` takes."""
         subscription = Subscription(self, job_id, accepts, self._buffer_size)
+        if self._closed:
+            subscription.end()
         if job_id is None:
             self._feeds.add(subscription)
         else:

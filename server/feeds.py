@@ -14,7 +14,7 @@ from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 
 from ibmq_gateway.server import tokens
-from ibmq_gateway.server.errors import SlowConsumerError, job_not_found
+from ibmq_gateway.server.errors import SlowConsumerError, UnavailableError, job_not_found
 from ibmq_gateway.server.events import EventBus, Subscription
 from ibmq_gateway.server.model import JobEvent, JobQuery
 from ibmq_gateway.server.states import ACTIVE_STATES
@@ -160,6 +160,12 @@ class Feeds:
         deadline = time.monotonic() + limits.max_age
         while (remaining := deadline - time.monotonic()) > 0:
             event = await subscription.next(min(limits.heartbeat, remaining))
+            if subscription.closed:
+                raise UnavailableError(
+                    "the gateway is shutting down; resume with the last resume_token",
+                    reason="SHUTTING_DOWN",
+                    retry_after=1.0,
+                )
             if subscription.overflowed:
                 raise SlowConsumerError(
                     "this stream fell too far behind; resume with the last resume_token",

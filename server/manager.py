@@ -72,9 +72,7 @@ class BackendView:
 class JobManager:
     """Owns every job's lifecycle, from submission to a final state."""
 
-    def __init__(
-        self, store: JobStore, executors: Sequence[Executor], settings: Settings
-    ) -> None:
+    def __init__(self, store: JobStore, executors: Sequence[Executor], settings: Settings) -> None:
         self._store = store
         self._executors = list(executors)
         self._settings = settings
@@ -243,11 +241,11 @@ class JobManager:
                 return
         await self._enqueue(job_id)
 
-    async def _enqueue(self, job_id: str, *, front: bool = False) -> None:
+    async def _enqueue(self, job_id: str) -> None:
         job = self._active.get(job_id)
         if job is None:
             return
-        self._scheduler.enqueue(job.backend, job_id, front=front)
+        self._scheduler.enqueue(job.backend, job_id, job.created.timestamp())
         position = self._scheduler.positions(job.backend).get(job_id)
         if await self._change(job_id, _to_state(JobState.QUEUED, queue=position)) is None:
             self._scheduler.remove(job.backend, job_id)
@@ -278,16 +276,22 @@ class JobManager:
         except ExecutionError as error:
             failure = JobFailure(error.code, error.reason, error.message)
             partial = await self._document(job, error.partial, partial=True)
-            await self._change(job.id, _to_state(JobState.ERROR_RUNNING_JOB, failure), result=partial)
+            await self._change(
+                job.id, _to_state(JobState.ERROR_RUNNING_JOB, failure), result=partial
+            )
         except Exception as error:
             log.exception("job %s failed inside the gateway", job.id)
-            failure = JobFailure(INTERNAL_FAILURE, "INTERNAL", f"the gateway failed to run it: {error}")
+            failure = JobFailure(
+                INTERNAL_FAILURE, "INTERNAL", f"the gateway failed to run it: {error}"
+            )
             await self._change(job.id, _to_state(JobState.ERROR_RUNNING_JOB, failure))
         else:
             document = await self._document(job, result, partial=False)
             await self._change(job.id, _to_state(JobState.COMPLETED), result=document)
 
-    async def _document(self, job: Job, result: Result | None, *, partial: bool) -> dict[str, Any] | None:
+    async def _document(
+        self, job: Job, result: Result | None, *, partial: bool
+    ) -> dict[str, Any] | None:
         if result is None:
             return None
         return await asyncio.to_thread(
@@ -368,12 +372,12 @@ class JobManager:
             elif job.state == JobState.RUNNING:
                 interrupted.append(job)
             elif job.state == JobState.QUEUED:
-                self._scheduler.enqueue(job.backend, job.id)
+                self._scheduler.enqueue(job.backend, job.id, job.created.timestamp())
             else:
                 self._spawn(self._admit(job.id))
         # Jobs that were running started before every queued one: they go first, in order.
-        for job in reversed(interrupted):
-            self._scheduler.enqueue(job.backend, job.id, front=True)
+        for rank, job in enumerate(interrupted):
+            self._scheduler.enqueue(job.backend, job.id, _RESTARTED_FIRST + rank)
             await self._change(job.id, _to_state(JobState.QUEUED))
         for backend in self._routes:
             await self._dispatch(backend)
@@ -385,7 +389,9 @@ class JobManager:
             f"backend {job.backend!r} is no longer offered by this gateway; "
             "resubmit the job to another backend",
         )
-        target = JobState.ERROR_VALIDATING_JOB if job.state in _EARLY else JobState.ERROR_RUNNING_JOB
+        target = (
+            JobState.ERROR_VALIDATING_JOB if job.state in _EARLY else JobState.ERROR_RUNNING_JOB
+        )
         await self._change(job.id, _to_state(target, failure))
 
     async def _prune_periodically(self) -> None:
@@ -403,6 +409,8 @@ class JobManager:
         return task
 
 
+# Queue order of jobs interrupted by a restart: before any submission time.
+_RESTARTED_FIRST = -1e18
 _EARLY = frozenset({JobState.CREATING, JobState.VALIDATING, JobState.VALIDATED})
 
 
@@ -477,9 +485,7 @@ def _parse(submission: Submission) -> list[QuantumCircuit]:
     try:
         return parse_circuits(submission.circuits)
     except InvalidCircuitsError as error:
-        violations = [
-            FieldViolation(f"circuits[{v.index}]", v.message) for v in error.violations
-        ]
+        violations = [FieldViolation(f"circuits[{v.index}]", v.message) for v in error.violations]
         raise InvalidArgumentError(
             "; ".join(v.description for v in violations), violations, reason="INVALID_CIRCUIT"
         ) from None

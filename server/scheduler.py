@@ -7,7 +7,7 @@ job takes the backend's running average and that slots free up in waves.
 
 from __future__ import annotations
 
-from collections import OrderedDict
+import bisect
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
@@ -22,7 +22,9 @@ _SMOOTHING = 0.2
 @dataclass
 class _BackendQueue:
     slots: int
-    waiting: OrderedDict[str, None] = field(default_factory=OrderedDict)
+    # Sorted by (order key, job id); admission runs concurrently, so jobs can reach the
+    # queue out of submission order and are put in their place.
+    waiting: list[tuple[float, str]] = field(default_factory=list)
     running: dict[str, datetime] = field(default_factory=dict)
     average_run: float = _INITIAL_RUN_SECONDS
 
@@ -33,17 +35,20 @@ class Scheduler:
     def __init__(self, slots: dict[str, int]) -> None:
         self._queues = {name: _BackendQueue(count) for name, count in slots.items()}
 
-    def enqueue(self, backend: str, job_id: str, *, front: bool = False) -> None:
-        """Adds a job to the end of the backend's queue (or the front, after a restart)."""
-        waiting = self._queues[backend].waiting
-        waiting[job_id] = None
-        if front:
-            waiting.move_to_end(job_id, last=False)
+    def enqueue(self, backend: str, job_id: str, order: float) -> None:
+        """Puts a job in the backend's queue at its place by ``order`` (smaller: sooner).
+
+        The manager passes the submission time, so the queue is first come, first served;
+        jobs interrupted by a restart get an order before every waiting job.
+        """
+        bisect.insort(self._queues[backend].waiting, (order, job_id))
 
     def remove(self, backend: str, job_id: str) -> bool:
         """Takes a job out of the queue or its slot; True if it was there."""
         queue = self._queues[backend]
-        found = queue.waiting.pop(job_id, False) is None
+        before = len(queue.waiting)
+        queue.waiting = [entry for entry in queue.waiting if entry[1] != job_id]
+        found = len(queue.waiting) < before
         return queue.running.pop(job_id, None) is not None or found
 
     def start_next(self, backend: str) -> list[str]:
@@ -51,7 +56,7 @@ class Scheduler:
         queue = self._queues[backend]
         started = []
         while queue.waiting and len(queue.running) < queue.slots:
-            job_id, _ = queue.waiting.popitem(last=False)
+            _, job_id = queue.waiting.pop(0)
             queue.running[job_id] = datetime.now(UTC)
             started.append(job_id)
         return started
@@ -70,7 +75,7 @@ class Scheduler:
         now = datetime.now(UTC)
         return {
             job_id: self._estimate(queue, position, now)
-            for position, job_id in enumerate(queue.waiting, start=1)
+            for position, (_, job_id) in enumerate(queue.waiting, start=1)
         }
 
     def pending(self, backend: str) -> int:

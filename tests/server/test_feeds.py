@@ -1,0 +1,81 @@
+"""Feeds over the real SQLite store and event bus: slow readers and shutdown."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+from datetime import UTC, datetime
+
+import pytest
+
+from ibmq_gateway.server.errors import SlowConsumerError, UnavailableError
+from ibmq_gateway.server.events import EventBus
+from ibmq_gateway.server.feeds import Feeds
+from ibmq_gateway.server.model import EventType, Job, JobQuery
+from ibmq_gateway.server.states import JobState
+from ibmq_gateway.server.store import Change
+from ibmq_gateway.server.store.sqlite import SqliteJobStore
+
+
+@pytest.fixture
+async def parts(tmp_path):
+    bus = EventBus(buffer_size=2)
+    bus.bind(asyncio.get_running_loop())
+    store = SqliteJobStore(tmp_path / "db.sqlite3", on_commit=bus.publish_threadsafe)
+    await store.open()
+    yield store, bus, Feeds(store, bus, max_age=60)
+    await store.close()
+
+
+async def _new_job(store, job_id: str) -> Job:
+    job = Job(job_id, "aer_simulator", "local", JobState.CREATING, datetime.now(UTC))
+    return (await store.create_job(job, [], None)).job
+
+
+async def _rename(store, job: Job, times: int) -> Job:
+    for count in range(times):
+        job = (
+            await store.apply(
+                [Change(dataclasses.replace(job, name=str(count)), EventType.METADATA_CHANGED)]
+            )
+        )[0].job
+    return job
+
+
+async def test_a_reader_that_falls_behind_is_cut_off(parts):
+    store, _, feeds = parts
+    job = await _new_job(store, "j1")
+    stream = feeds.job(job.id, "", heartbeat=30)
+    assert (await anext(stream)).event.sequence == 1
+    await _rename(store, job, 5)
+    await asyncio.sleep(0.05)
+    with pytest.raises(SlowConsumerError):
+        while True:
+            await anext(stream)
+
+
+async def test_a_cut_off_reader_resumes_from_its_token_without_loss(parts):
+    store, _, feeds = parts
+    job = await _new_job(store, "j2")
+    stream = feeds.jobs(JobQuery(), feeds.token(0), heartbeat=30)
+    first = await anext(stream)
+    await _rename(store, job, 5)
+    await asyncio.sleep(0.05)
+    received = [first]
+    with pytest.raises(SlowConsumerError):
+        while True:
+            received.append(await anext(stream))
+    resumed = feeds.jobs(JobQuery(), received[-1].token, heartbeat=30)
+    while received[-1].event is None or received[-1].event.sequence < 6:
+        received.append(await anext(resumed))
+    assert [item.event.sequence for item in received if item.event] == [1, 2, 3, 4, 5, 6]
+
+
+async def test_closing_the_bus_ends_live_streams_as_unavailable(parts):
+    store, bus, feeds = parts
+    job = await _new_job(store, "j3")
+    stream = feeds.job(job.id, "", heartbeat=30)
+    await anext(stream)
+    bus.close()
+    with pytest.raises(UnavailableError):
+        await anext(stream)

@@ -1,0 +1,155 @@
+"""A job's life through the gateway's queue: steps, positions, cancel, update, listing."""
+
+from __future__ import annotations
+
+import grpc
+import pytest
+
+from ibmq_gateway.v1 import job_pb2, job_service_pb2
+from tests.helpers import connect, details, slow_job_circuit, submit, wait_final, watch
+
+
+@pytest.fixture
+def stubs(gateway):
+    connection = connect(gateway.address)
+    yield connection
+    connection.close()
+
+
+def _get(stubs, job_id):
+    return stubs.jobs.GetJob(job_service_pb2.GetJobRequest(job_id=job_id)).job
+
+
+def _cancel(stubs, job_id):
+    return stubs.jobs.CancelJob(job_service_pb2.CancelJobRequest(job_id=job_id)).job
+
+
+def test_time_per_step_records_every_step_in_order(stubs):
+    job = submit(stubs).job
+    final = wait_final(stubs, job.id)
+    steps = {name: stamp.ToNanoseconds() for name, stamp in final.time_per_step.items()}
+    order = ["CREATING", "VALIDATING", "VALIDATED", "QUEUED", "RUNNING", "COMPLETED"]
+    assert sorted(steps, key=steps.get) == order
+    assert final.final and not final.HasField("queue_info")
+
+
+def test_waiting_jobs_get_positions_that_move_with_the_queue(stubs):
+    blocker = submit(stubs, "aer_simulator", slow_job_circuit()).job
+    waiting = [submit(stubs) for _ in range(3)]
+    last = waiting[-1]
+    positions = []
+    for message in watch(stubs, last.job.id, last.resume_token):
+        job = message.event.job
+        if job.state == job_pb2.JOB_STATE_QUEUED and job.queue_info.HasField("position"):
+            positions.append(job.queue_info.position)
+            info = job.queue_info
+            assert info.scope == job_pb2.QUEUE_SCOPE_GATEWAY
+            assert (
+                info.estimated_complete_time.ToNanoseconds()
+                > info.estimated_start_time.ToNanoseconds()
+            )
+        if job.final:
+            break
+    assert positions[0] == 3 and positions[-1] == 1
+    assert positions == sorted(positions, reverse=True)
+    assert wait_final(stubs, blocker.id).state == job_pb2.JOB_STATE_COMPLETED
+
+
+def test_cancel_a_queued_job(stubs):
+    blocker = submit(stubs, "aer_simulator", slow_job_circuit()).job
+    queued = submit(stubs).job
+    cancelled = _cancel(stubs, queued.id)
+    assert cancelled.state == job_pb2.JOB_STATE_CANCELLED and cancelled.final
+    assert "CANCELLED" in cancelled.time_per_step
+    _cancel(stubs, blocker.id)
+    with pytest.raises(grpc.RpcError) as caught:
+        stubs.jobs.GetJobResult(job_service_pb2.GetJobResultRequest(job_id=queued.id))
+    assert caught.value.code() == grpc.StatusCode.FAILED_PRECONDITION
+
+
+def test_cancel_a_running_job(stubs):
+    job = submit(stubs, "aer_simulator", slow_job_circuit()).job
+    for message in watch(stubs, job.id):
+        if message.event.job.state == job_pb2.JOB_STATE_RUNNING:
+            break
+    assert _cancel(stubs, job.id).state == job_pb2.JOB_STATE_CANCELLED
+    assert _get(stubs, job.id).state == job_pb2.JOB_STATE_CANCELLED
+    follower = submit(stubs).job
+    assert wait_final(stubs, follower.id).state == job_pb2.JOB_STATE_COMPLETED
+    assert _get(stubs, job.id).state == job_pb2.JOB_STATE_CANCELLED
+
+
+def test_cancelling_a_final_job_is_failed_precondition(stubs):
+    job = submit(stubs).job
+    wait_final(stubs, job.id)
+    with pytest.raises(grpc.RpcError) as caught:
+        _cancel(stubs, job.id)
+    assert caught.value.code() == grpc.StatusCode.FAILED_PRECONDITION
+    assert details(caught.value)[0].reason == "JOB_ALREADY_FINAL"
+
+
+def test_result_of_an_unfinished_job_is_failed_precondition(stubs):
+    blocker = submit(stubs, "aer_simulator", slow_job_circuit()).job
+    with pytest.raises(grpc.RpcError) as caught:
+        stubs.jobs.GetJobResult(job_service_pb2.GetJobResultRequest(job_id=blocker.id))
+    assert caught.value.code() == grpc.StatusCode.FAILED_PRECONDITION
+    assert details(caught.value)[0].reason == "RESULT_NOT_READY"
+    _cancel(stubs, blocker.id)
+
+
+@pytest.mark.parametrize(
+    "call",
+    [
+        lambda s: s.jobs.GetJob(job_service_pb2.GetJobRequest(job_id="nope")),
+        lambda s: s.jobs.CancelJob(job_service_pb2.CancelJobRequest(job_id="nope")),
+        lambda s: s.jobs.GetJobResult(job_service_pb2.GetJobResultRequest(job_id="nope")),
+        lambda s: s.jobs.UpdateJob(job_service_pb2.UpdateJobRequest(job_id="nope", name="x")),
+        lambda s: list(s.jobs.WatchJob(job_service_pb2.WatchJobRequest(job_id="nope"))),
+    ],
+    ids=["get", "cancel", "result", "update", "watch"],
+)
+def test_unknown_job_is_not_found(stubs, call):
+    with pytest.raises(grpc.RpcError) as caught:
+        call(stubs)
+    assert caught.value.code() == grpc.StatusCode.NOT_FOUND
+    assert details(caught.value)[0].reason == "JOB_NOT_FOUND"
+
+
+def test_update_name_and_tags_is_an_event(stubs):
+    job = submit(stubs, name="before", tags=["x"]).job
+    wait_final(stubs, job.id)
+    request = job_service_pb2.UpdateJobRequest(
+        job_id=job.id, name="after", replace_tags=True, tags=["y", "z"]
+    )
+    updated = stubs.jobs.UpdateJob(request).job
+    assert (updated.name, list(updated.tags)) == ("after", ["y", "z"])
+    assert updated.sequence == _get(stubs, job.id).sequence
+    with pytest.raises(grpc.RpcError) as caught:
+        stubs.jobs.UpdateJob(job_service_pb2.UpdateJobRequest(job_id=job.id))
+    assert caught.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+
+
+def test_list_jobs_filters_and_pages(stubs):
+    ids = [
+        submit(stubs, name=f"job-{i}", tags=["even" if i % 2 == 0 else "odd"]).job.id
+        for i in range(7)
+    ]
+    for job_id in ids:
+        wait_final(stubs, job_id)
+    pages, token = [], ""
+    while True:
+        request = job_service_pb2.ListJobsRequest(page_size=3, page_token=token)
+        response = stubs.jobs.ListJobs(request)
+        pages.append([job.id for job in response.jobs])
+        token = response.next_page_token
+        if not token:
+            break
+    assert [job_id for page in pages for job_id in page] == list(reversed(ids))
+    tagged = job_pb2.JobFilter(tags=["even"], name_pattern="^job-[0-4]$")
+    listed = stubs.jobs.ListJobs(job_service_pb2.ListJobsRequest(filter=tagged, ascending=True))
+    assert [job.name for job in listed.jobs] == ["job-0", "job-2", "job-4"]
+    with pytest.raises(grpc.RpcError) as caught:
+        stubs.jobs.ListJobs(
+            job_service_pb2.ListJobsRequest(filter=job_pb2.JobFilter(name_pattern="("))
+        )
+    assert caught.value.code() == grpc.StatusCode.INVALID_ARGUMENT
