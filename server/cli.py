@@ -80,3 +80,7 @@ def _add_settings_flags(parser: argparse.ArgumentParser) -> None:
 def _flags(args: argparse.Namespace) -> dict[str, object]:
     names = ("address", "state_dir", "concurrency", "fake_devices", "workers", "log_level")
     return {name: getattr(args, name) for name in names}
+
+
+if __name__ == "__main__":
+    sys.exit(main())

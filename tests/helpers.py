@@ -97,9 +97,9 @@ def submit(stubs: Stubs, backend: str = "aer_simulator", *circuits: job_pb2.Circ
     return stubs.jobs.SubmitJob(request, timeout=30)
 
 
-def slow_job_circuit() -> job_pb2.Circuit:
+def slow_job_circuit(layers: int = 10) -> job_pb2.Circuit:
     """The slow circuit, ready to submit."""
-    return job_pb2.Circuit(qpy=qpy_bytes(slow_circuit()))
+    return job_pb2.Circuit(qpy=qpy_bytes(slow_circuit(layers)))
 
 
 def watch(stubs: Stubs, job_id: str, token: str = "", timeout: float = 60) -> Iterator:
@@ -125,7 +125,9 @@ def wait_final(stubs: Stubs, job_id: str) -> job_pb2.Job:
     raise AssertionError(f"stream of {job_id} ended before a final state")
 
 
-def details(error: grpc.RpcError) -> tuple[error_details_pb2.ErrorInfo, error_details_pb2.BadRequest]:
+def details(
+    error: grpc.RpcError,
+) -> tuple[error_details_pb2.ErrorInfo, error_details_pb2.BadRequest]:
     """The ErrorInfo and BadRequest details of an RPC error (empty when absent)."""
     status = rpc_status.from_call(error)  # type: ignore[arg-type]
     info, bad_request = error_details_pb2.ErrorInfo(), error_details_pb2.BadRequest()

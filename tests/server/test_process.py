@@ -1,0 +1,135 @@
+"""``ibmq-gateway serve`` as a real process: health, reflection, signals, and kill -9."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import grpc
+import pytest
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
+
+from ibmq_gateway.v1 import job_pb2, job_service_pb2
+from tests.helpers import connect, slow_job_circuit, submit, wait_final, watch
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+class Served:
+    """An ``ibmq-gateway serve`` process on a free port."""
+
+    def __init__(self, state_dir: Path, port: int, **env: str) -> None:
+        self.address = f"127.0.0.1:{port}"
+        environ = {**os.environ, "IBMQ_GATEWAY_FAKE_DEVICES": "fake_manila", **env}
+        command = [
+            sys.executable,
+            "-m",
+            "ibmq_gateway.server.cli",
+            "serve",
+            "--address",
+            self.address,
+            "--state-dir",
+            str(state_dir),
+        ]
+        self.process = subprocess.Popen(
+            command, env=environ, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        )
+        self._wait_healthy()
+
+    def _wait_healthy(self) -> None:
+        channel = grpc.insecure_channel(self.address)
+        grpc.channel_ready_future(channel).result(timeout=60)
+        channel.close()
+
+    def stop(self, signum: int) -> int:
+        self.process.send_signal(signum)
+        return self.process.wait(timeout=30)
+
+
+def test_serve_answers_health_and_reflection_and_stops_on_sigterm(tmp_path):
+    served = Served(tmp_path / "state", _free_port())
+    channel = grpc.insecure_channel(served.address)
+    check = health_pb2_grpc.HealthStub(channel).Check(health_pb2.HealthCheckRequest(service=""))
+    assert check.status == health_pb2.HealthCheckResponse.SERVING
+    reflection = reflection_pb2_grpc.ServerReflectionStub(channel)
+    answer = next(
+        reflection.ServerReflectionInfo(
+            iter([reflection_pb2.ServerReflectionRequest(list_services="")])
+        )
+    )
+    names = {service.name for service in answer.list_services_response.service}
+    assert {
+        "ibmq_gateway.v1.JobService",
+        "ibmq_gateway.v1.BackendService",
+        "grpc.health.v1.Health",
+    } <= names
+    channel.close()
+    assert served.stop(signal.SIGTERM) == 0
+    assert (tmp_path / "state" / "gateway.sqlite3").exists()
+
+
+def test_sigint_stops_gracefully(tmp_path):
+    served = Served(tmp_path / "state", _free_port())
+    assert served.stop(signal.SIGINT) == 0
+
+
+def test_nothing_is_lost_when_the_process_is_killed(tmp_path):
+    port = _free_port()
+    state = tmp_path / "state"
+    served = Served(state, port)
+    stubs = connect(served.address)
+    running = submit(stubs, "aer_simulator", slow_job_circuit(layers=30))
+    for message in watch(stubs, running.job.id, running.resume_token):
+        if message.event.job.state == job_pb2.JOB_STATE_RUNNING:
+            break
+    queued = [submit(stubs) for _ in range(3)]
+    served.process.kill()
+    served.process.wait(timeout=30)
+    stubs.close()
+
+    served = Served(state, port)
+    stubs = connect(served.address)
+    finals = [wait_final(stubs, r.job.id) for r in (running, *queued)]
+    assert [job.state for job in finals] == [job_pb2.JOB_STATE_COMPLETED] * 4
+    history = [
+        job_pb2.JobState.Name(m.event.job.state).removeprefix("JOB_STATE_")
+        for m in watch(stubs, running.job.id, running.resume_token)
+    ]
+    # The interrupted run went back to the queue and ran again (see README, "Restarts").
+    assert history[-4:] == ["RUNNING", "QUEUED", "RUNNING", "COMPLETED"]
+    result = stubs.jobs.GetJobResult(job_service_pb2.GetJobResultRequest(job_id=queued[0].job.id))
+    assert set(result.result.results[0].counts) <= {"00", "11"}
+    stubs.close()
+    assert served.stop(signal.SIGTERM) == 0
+
+
+@pytest.mark.parametrize("flag", [["--concurrency", "x"], ["--bogus"]])
+def test_bad_flags_fail_with_a_message(flag):
+    outcome = subprocess.run(
+        [sys.executable, "-m", "ibmq_gateway.server.cli", "serve", *flag],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert outcome.returncode == 2 and "usage" in outcome.stderr.lower()
+
+
+def test_bad_environment_fails_with_a_message(tmp_path):
+    environ = {**os.environ, "IBMQ_GATEWAY_CONCURRENCY": "many"}
+    outcome = subprocess.run(
+        [sys.executable, "-m", "ibmq_gateway.server.cli", "serve", "--state-dir", str(tmp_path)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=environ,
+    )
+    assert outcome.returncode == 2 and "many" in outcome.stderr
