@@ -72,7 +72,7 @@ class Feeds:
             for event in backlog:
                 last = event.revision
                 yield self._item(event)
-            if backlog and backlog[-1].job.final or await self._already_final(job_id, last):
+            if (backlog and backlog[-1].job.final) or await self._already_final(job_id, last):
                 return
             limits = FeedLimits(heartbeat, self._max_age)
             async for item in self._live(subscription, last, limits, _is_final):
