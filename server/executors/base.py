@@ -45,9 +45,7 @@ class BackendInfo:
 class ExecutionError(Exception):
     """A run failed. It carries what the job's error record needs."""
 
-    def __init__(
-        self, code: int, reason: str, message: str, partial: Result | None = None
-    ) -> None:
+    def __init__(self, code: int, reason: str, message: str, partial: Result | None = None) -> None:
         super().__init__(message)
         self.code = code
         self.reason = reason
@@ -81,9 +79,7 @@ class Executor(ABC):
         """
 
     @abstractmethod
-    async def run(
-        self, job: Job, circuits: list[QuantumCircuit], reporter: RunReporter
-    ) -> Result:
+    async def run(self, job: Job, circuits: list[QuantumCircuit], reporter: RunReporter) -> Result:
         """Runs ``circuits`` for ``job`` on ``job.backend`` and returns the qiskit Result.
 
         Calls ``reporter.running()`` when execution starts. CPU-bound work happens off the
