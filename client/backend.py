@@ -1,0 +1,277 @@
+"""``GatewayBackend``: a qiskit ``BackendV2`` whose circuits run through the gateway."""
+
+from __future__ import annotations
+
+import uuid
+import warnings
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import qiskit
+from qiskit import QuantumCircuit
+from qiskit.providers import BackendV2, Options
+
+from ibmq_gateway.client import _convert
+from ibmq_gateway.client._rpc import api_errors, client_version
+from ibmq_gateway.client._tags import validate_tags
+from ibmq_gateway.client.exceptions import (
+    IBMQBackendApiError,
+    IBMQBackendError,
+    IBMQBackendValueError,
+)
+from ibmq_gateway.client.job import IBMQJob
+from ibmq_gateway.v1 import backend_pb2, job_pb2, job_service_pb2
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+    from datetime import datetime
+
+    from qiskit.transpiler import Target
+
+    from ibmq_gateway.client._filters import StatusArgument
+    from ibmq_gateway.client._rpc import ApiClient
+    from ibmq_gateway.client.provider import GatewayProvider
+
+
+@dataclass(frozen=True)
+class BackendStatus:
+    """Whether a backend takes jobs now, and how busy it is."""
+
+    backend_name: str
+    backend_version: str
+    operational: bool
+    pending_jobs: int
+    """Jobs queued or running on the backend through the gateway."""
+    status_msg: str
+    """Why the backend is not operational, or ``"active"``."""
+
+
+class GatewayBackend(BackendV2):  # type: ignore[misc]  # qiskit ships no types
+    """A backend the gateway offers; ``transpile(circuit, backend)`` works against it.
+
+    Obtained from ``GatewayProvider.backends()`` or ``get_backend()``.
+
+    Args:
+        provider: The provider that lists the backend.
+        api_client: The transport.
+        message: The gateway's description of the backend.
+    """
+
+    def __init__(
+        self, provider: GatewayProvider, api_client: ApiClient, message: backend_pb2.Backend
+    ) -> None:
+        super().__init__(
+            provider=provider,
+            name=message.name,
+            description=message.description,
+            backend_version=message.backend_version,
+        )
+        self._api = api_client
+        self._message = message
+        self._target: Target | None = None
+        if message.HasField("target"):
+            self._target = _convert.target_from_proto(message.target)
+
+    @classmethod
+    def _default_options(cls) -> Options:
+        return Options(shots=4000, memory=False, seed_simulator=None)
+
+    @property
+    def target(self) -> Target:
+        """The qiskit ``Target`` the gateway checks circuits against."""
+        if self._target is None:  # the backend came from a listing without targets
+            with api_errors(IBMQBackendApiError, f"Failed to get backend {self.name}"):
+                self._message = self._api.backend_get(self.name)
+            self._target = _convert.target_from_proto(self._message.target)
+        return self._target
+
+    @property
+    def max_circuits(self) -> int | None:
+        """How many circuits one job may hold (None: no limit)."""
+        return self._message.max_circuits or None
+
+    @property
+    def simulator(self) -> bool:
+        """Whether the backend is a simulator."""
+        return self._message.simulator
+
+    @property
+    def local(self) -> bool:
+        """Whether the backend runs on the gateway's machine rather than at IBM Quantum."""
+        return self._message.local
+
+    def run(
+        self,
+        circuits: QuantumCircuit | Sequence[QuantumCircuit],
+        job_name: str | None = None,
+        job_share_level: str | None = None,
+        job_tags: list[str] | None = None,
+        experiment_id: str | None = None,
+        header: dict[str, Any] | None = None,
+        shots: int | None = None,
+        memory: bool | None = None,
+        **run_config: Any,
+    ) -> IBMQJob:
+        """Submits circuits as one job; they are not transpiled.
+
+        Args:
+            circuits: A circuit or a list of circuits.
+            job_name: A name for the job (need not be unique).
+            job_share_level: Who may see the job: none, project, group, hub or global.
+            job_tags: Tags for the job, to find it with ``jobs(job_tags=...)``.
+            experiment_id: An experiment the job belongs to.
+            header: A free-form header kept with the job and its result.
+            shots: Repetitions of each circuit (default from ``options``).
+            memory: Return each shot's outcome as well as the counts.
+            run_config: Other run options (e.g. ``seed_simulator``, ``method``), passed on.
+
+        Returns:
+            The job, in state INITIALIZING.
+
+        Raises:
+            IBMQBackendValueError: an argument is invalid.
+            IBMQBackendApiError: the gateway refused or could not be reached.
+        """
+        batch = _circuit_list(circuits)
+        validate_tags(job_tags, IBMQBackendValueError)
+        request = job_service_pb2.SubmitJobRequest(
+            request_id=str(uuid.uuid4()),
+            backend=self.name,
+            circuits=[_convert.circuit_to_proto(circuit) for circuit in batch],
+            run_options=self._run_options(shots=shots, memory=memory, **run_config),
+            name=job_name or "",
+            tags=job_tags or [],
+            share_level=_share_level(job_share_level),
+            experiment_id=experiment_id or "",
+            header=_struct(header or {}, "header"),
+            client_info={"ibmq-gateway": client_version(), "qiskit": qiskit.__version__},
+        )
+        with api_errors(IBMQBackendApiError, "Error submitting job"):
+            message = self._api.job_submit(request)
+        return IBMQJob.from_proto(self, self._api, message, circuits=batch)
+
+    def _run_options(self, **given: Any) -> job_pb2.RunOptions:
+        options = dict(self.options.items())
+        options.update({key: value for key, value in given.items() if value is not None})
+        try:
+            return _convert.run_options_to_proto(options)
+        except (TypeError, ValueError) as err:
+            raise IBMQBackendValueError(f"Invalid run options: {err}") from err
+
+    def jobs(
+        self,
+        limit: int | None = 10,
+        skip: int = 0,
+        status: StatusArgument | None = None,
+        job_name: str | None = None,
+        start_datetime: datetime | None = None,
+        end_datetime: datetime | None = None,
+        job_tags: list[str] | None = None,
+        job_tags_operator: str | None = "OR",
+        experiment_id: str | None = None,
+        descending: bool = True,
+    ) -> list[IBMQJob]:
+        """This backend's jobs, newest first; see ``provider.backend.jobs`` for the arguments."""
+        return self._provider_object().backend.jobs(
+            limit=limit, skip=skip, backend_name=self.name, status=status,
+            job_name=job_name, start_datetime=start_datetime, end_datetime=end_datetime,
+            job_tags=job_tags, job_tags_operator=job_tags_operator,
+            experiment_id=experiment_id, descending=descending,
+        )  # fmt: skip
+
+    def retrieve_job(self, job_id: str) -> IBMQJob:
+        """One of this backend's jobs.
+
+        Raises:
+            IBMQBackendApiError: the job does not exist or the gateway could not be reached.
+            IBMQBackendError: the job belongs to another backend.
+        """
+        job = self._provider_object().backend.retrieve_job(job_id)
+        owner = job.backend().name
+        if owner != self.name:
+            warnings.warn(
+                f"Job {job_id} belongs to another backend ({owner}) than the one queried "
+                f"({self.name}).",
+                stacklevel=2,
+            )
+            raise IBMQBackendError(
+                f"Failed to get job {job_id}: job does not belong to backend {self.name}."
+            )
+        return job
+
+    def properties(self) -> Any:
+        """The backend's latest calibration, or None (ideal simulators have none).
+
+        Returns:
+            A ``qiskit_ibm_runtime.models.BackendProperties``, or None.
+        """
+        with api_errors(IBMQBackendApiError, f"Failed to get properties of {self.name}"):
+            response = self._api.backend_properties(self.name)
+        if not response.HasField("properties"):
+            return None
+        return _convert.properties_from_proto(response.properties)
+
+    def status(self) -> BackendStatus:
+        """Whether the backend takes jobs now, and how many are pending."""
+        with api_errors(IBMQBackendApiError, f"Failed to get status of {self.name}"):
+            message = self._api.backend_get(self.name)
+        return BackendStatus(
+            backend_name=self.name,
+            backend_version=message.backend_version,
+            operational=message.status.operational,
+            pending_jobs=message.status.pending_jobs,
+            status_msg=message.status.status_msg,
+        )
+
+    def _provider_object(self) -> GatewayProvider:
+        provider: GatewayProvider = self._provider
+        return provider
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__}('{self.name}')>"
+
+
+class RetiredBackend(GatewayBackend):
+    """A backend named by old jobs that the gateway no longer offers."""
+
+    def __init__(self, provider: GatewayProvider, api_client: ApiClient, name: str) -> None:
+        super().__init__(provider, api_client, backend_pb2.Backend(name=name or "unknown"))
+        self._target = _convert.target_from_proto(backend_pb2.Target())
+
+    def run(self, *args: Any, **kwargs: Any) -> IBMQJob:
+        """Always fails: the backend is gone.
+
+        Raises:
+            IBMQBackendError: always.
+        """
+        raise IBMQBackendError(f"This backend ({self.name}) is no longer available.")
+
+    def status(self) -> BackendStatus:
+        """Not operational, without asking the gateway."""
+        return BackendStatus(self.name, self.backend_version or "", False, 0, "retired")
+
+
+def _circuit_list(circuits: QuantumCircuit | Sequence[QuantumCircuit]) -> list[QuantumCircuit]:
+    batch = [circuits] if isinstance(circuits, QuantumCircuit) else list(circuits)
+    if not batch or not all(isinstance(circuit, QuantumCircuit) for circuit in batch):
+        raise IBMQBackendValueError("run() takes a QuantumCircuit or a list of them.")
+    return batch
+
+
+def _share_level(level: str | None) -> job_pb2.ShareLevel:
+    if level is None:
+        return job_pb2.SHARE_LEVEL_UNSPECIFIED
+    value = _convert.SHARE_LEVELS.get(str(level).lower())
+    if value is None:
+        valid = ", ".join(_convert.SHARE_LEVELS)
+        raise IBMQBackendValueError(
+            f'"{level}" is not a valid job share level. Valid values are {valid}.'
+        )
+    return value
+
+
+def _struct(value: dict[str, Any], what: str) -> Any:
+    try:
+        return _convert.dict_to_struct(value)
+    except (TypeError, ValueError) as err:
+        raise IBMQBackendValueError(f"The {what} cannot be sent: {err}") from err
