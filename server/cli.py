@@ -20,9 +20,12 @@ def main(argv: list[str] | None = None) -> int:
     except (ValueError, OSError) as error:
         print(f"ibmq-gateway: {error}", file=sys.stderr)
         return 2
+    # The level is the gateway's own; libraries (qiskit logs every transpiler pass at
+    # INFO) stay at WARNING.
     logging.basicConfig(
-        level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+        level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
+    logging.getLogger("ibmq_gateway").setLevel(settings.log_level.upper())
     if args.command == "demo":
         from ibmq_gateway.server.demo import run_demo
 
