@@ -62,7 +62,7 @@ class Gateway:
         self.bus = EventBus(settings.stream_buffer)
         self._executors = list(executors) if executors is not None else None
         self._server: grpc.aio.Server | None = None
-        self._health = health.aio.HealthServicer()
+        self._health = health.aio.HealthServicer()  # type: ignore[attr-defined]
         self.port = 0
 
     async def start(self) -> int:
@@ -111,10 +111,10 @@ class Gateway:
     def _build_server(self) -> grpc.aio.Server:
         server = grpc.aio.server(interceptors=[ErrorInterceptor()], options=_SERVER_OPTIONS)
         feeds = _feeds(self)
-        job_service_pb2_grpc.add_JobServiceServicer_to_server(
+        job_service_pb2_grpc.add_JobServiceServicer_to_server(  # type: ignore[no-untyped-call]
             JobService(self.manager, feeds, self.settings.heartbeat_interval), server
         )
-        backend_service_pb2_grpc.add_BackendServiceServicer_to_server(
+        backend_service_pb2_grpc.add_BackendServiceServicer_to_server(  # type: ignore[no-untyped-call]
             BackendService(self.manager), server
         )
         health_pb2_grpc.add_HealthServicer_to_server(self._health, server)

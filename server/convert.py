@@ -21,18 +21,13 @@ from ibmq_gateway.server.states import JobState
 from ibmq_gateway.server.submission import Submission
 from ibmq_gateway.v1 import job_pb2, job_service_pb2
 
-_SHARE_LEVELS = {
+_SHARE_LEVELS: dict[int, str] = {
     job_pb2.SHARE_LEVEL_UNSPECIFIED: "none",
     job_pb2.SHARE_LEVEL_NONE: "none",
     job_pb2.SHARE_LEVEL_PROJECT: "project",
     job_pb2.SHARE_LEVEL_GROUP: "group",
     job_pb2.SHARE_LEVEL_HUB: "hub",
     job_pb2.SHARE_LEVEL_GLOBAL: "global",
-}
-_SHARE_LEVEL_VALUES = {name: value for value, name in _SHARE_LEVELS.items() if value}
-_SCHEDULING_MODES = {
-    "fairshare": job_pb2.SCHEDULING_MODE_FAIRSHARE,
-    "dedicated": job_pb2.SCHEDULING_MODE_DEDICATED,
 }
 _SCOPES = {"gateway": job_pb2.QUEUE_SCOPE_GATEWAY, "provider": job_pb2.QUEUE_SCOPE_PROVIDER}
 
@@ -160,12 +155,12 @@ def job_message(job: Job, circuits: list[CircuitSource] | None = None) -> job_pb
     message = job_pb2.Job(
         id=job.id,
         backend=job.backend,
-        state=job_pb2.JobState.Value("JOB_STATE_" + job.state.value),
+        state="JOB_STATE_" + job.state.value,
         final=job.final,
         name=job.name,
         tags=job.tags,
-        share_level=_SHARE_LEVEL_VALUES.get(job.share_level, job_pb2.SHARE_LEVEL_NONE),
-        scheduling_mode=_SCHEDULING_MODES.get(job.scheduling_mode, 0),
+        share_level="SHARE_LEVEL_" + job.share_level.upper(),
+        scheduling_mode="SCHEDULING_MODE_" + job.scheduling_mode.upper(),
         experiment_id=job.experiment_id,
         create_time=timestamp(job.created),
         time_per_step={step: timestamp(at) for step, at in job.steps.items()},
@@ -181,7 +176,9 @@ def job_message(job: Job, circuits: list[CircuitSource] | None = None) -> job_pb
         message.queue_info.CopyFrom(_queue_message(job.queue))
     if job.error is not None:
         message.error.CopyFrom(
-            job_pb2.JobError(code=job.error.code, reason=job.error.reason, message=job.error.message)
+            job_pb2.JobError(
+                code=job.error.code, reason=job.error.reason, message=job.error.message
+            )
         )
     message.circuits.extend(_circuit_message(c) for c in circuits or [])
     return message
@@ -194,7 +191,7 @@ def event_message(event: JobEvent) -> job_pb2.JobEvent:
         sequence=event.sequence,
         revision=event.revision,
         event_time=timestamp(event.time),
-        type=job_pb2.JobEventType.Value("JOB_EVENT_TYPE_" + event.type.value),
+        type="JOB_EVENT_TYPE_" + event.type.value,
         job=job_message(event.job),
     )
 
@@ -224,4 +221,6 @@ def _run_options_message(options: RunOptions) -> job_pb2.RunOptions:
 def _circuit_message(source: CircuitSource) -> job_pb2.Circuit:
     if source.format == "qpy":
         return job_pb2.Circuit(qpy=source.payload)
-    return job_pb2.Circuit(**{source.format: source.payload.decode()})
+    if source.format == "qasm2":
+        return job_pb2.Circuit(qasm2=source.payload.decode())
+    return job_pb2.Circuit(qasm3=source.payload.decode())

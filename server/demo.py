@@ -24,17 +24,20 @@ def run_demo(settings: Settings, backend: str = "aer_simulator") -> int:
     from ibmq_gateway.client import GatewayProvider
 
     with tempfile.TemporaryDirectory(prefix="ibmq-gateway-demo-") as state:
-        demo_settings = dataclasses.replace(
-            settings, address="127.0.0.1:0", state_dir=Path(state)
-        )
-        with EmbeddedGateway(demo_settings) as gateway, GatewayProvider(gateway.address) as provider:
+        demo_settings = dataclasses.replace(settings, address="127.0.0.1:0", state_dir=Path(state))
+        with (
+            EmbeddedGateway(demo_settings) as gateway,
+            GatewayProvider(gateway.address) as provider,
+        ):
             print(f"gateway listening on {gateway.address} (embedded defaults, state in {state})")
             device = provider.get_backend(backend)
             bell = QuantumCircuit(2, 2, name="bell")
             bell.h(0)
             bell.cx(0, 1)
             bell.measure([0, 1], [0, 1])
-            job = device.run(transpile(bell, device), shots=2000, job_name="bell", job_tags=["demo"])
+            job = device.run(
+                transpile(bell, device), shots=2000, job_name="bell", job_tags=["demo"]
+            )
             print(f"{_now()}  submitted job {job.job_id()} to {backend}")
             job.wait_for_final_state(timeout=120, callback=_print_status)
             print(f"{_now()}  {job.status().name}")
@@ -43,7 +46,9 @@ def run_demo(settings: Settings, backend: str = "aer_simulator") -> int:
 
 
 def _print_status(job_id: str, status: Any, job: Any, queue_info: Any = None) -> None:
-    position = f" (queue position {queue_info.position})" if queue_info and queue_info.position else ""
+    position = (
+        f" (queue position {queue_info.position})" if queue_info and queue_info.position else ""
+    )
     print(f"{_now()}  {status.name}{position}")
 
 

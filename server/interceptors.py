@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 import grpc
 from grpc_status import rpc_status
@@ -16,21 +16,35 @@ log = logging.getLogger(__name__)
 _INTERNAL_MESSAGE = "internal error in the gateway; the server log has the details"
 
 
-class ErrorInterceptor(grpc.aio.ServerInterceptor):
+if TYPE_CHECKING:
+    _Interceptor = grpc.aio.ServerInterceptor[Any, Any]
+    _Handler = grpc.RpcMethodHandler[Any, Any]
+else:
+    _Interceptor = grpc.aio.ServerInterceptor
+    _Handler = grpc.RpcMethodHandler
+
+
+class ErrorInterceptor(_Interceptor):
     """Turns ``GatewayError`` into its status (with details) and anything else into INTERNAL."""
 
     async def intercept_service(
         self,
-        continuation: Callable[[grpc.HandlerCallDetails], Awaitable[grpc.RpcMethodHandler]],
+        continuation: Callable[[grpc.HandlerCallDetails], Awaitable[_Handler]],
         handler_call_details: grpc.HandlerCallDetails,
-    ) -> grpc.RpcMethodHandler:
+    ) -> _Handler:
         handler = await continuation(handler_call_details)
         if handler is None:
             return handler
-        if handler.unary_unary is not None:
-            return handler._replace(unary_unary=_guard_unary(handler.unary_unary))  # type: ignore[attr-defined,no-any-return]
-        if handler.unary_stream is not None:
-            return handler._replace(unary_stream=_guard_stream(handler.unary_stream))  # type: ignore[attr-defined,no-any-return]
+        # grpc's handlers are namedtuples; their behaviours are coroutines under grpc.aio.
+        handlers = cast("Any", handler)
+        if handlers.unary_unary is not None:
+            return cast(
+                "_Handler", handlers._replace(unary_unary=_guard_unary(handlers.unary_unary))
+            )
+        if handlers.unary_stream is not None:
+            return cast(
+                "_Handler", handlers._replace(unary_stream=_guard_stream(handlers.unary_stream))
+            )
         return handler
 
 
@@ -49,8 +63,12 @@ def _guard_unary(behaviour: Callable[..., Awaitable[Any]]) -> Callable[..., Awai
     return guarded
 
 
-def _guard_stream(behaviour: Callable[..., AsyncIterator[Any]]) -> Callable[..., AsyncIterator[Any]]:
-    async def guarded(request: Any, context: grpc.aio.ServicerContext[Any, Any]) -> AsyncIterator[Any]:
+def _guard_stream(
+    behaviour: Callable[..., AsyncIterator[Any]],
+) -> Callable[..., AsyncIterator[Any]]:
+    async def guarded(
+        request: Any, context: grpc.aio.ServicerContext[Any, Any]
+    ) -> AsyncIterator[Any]:
         try:
             async for response in behaviour(request, context):
                 yield response

@@ -170,7 +170,7 @@ class JobManager:
             raise job_not_found(job_id)
         return job
 
-    async def list(
+    async def list_jobs(
         self, query: JobQuery, *, limit: int, ascending: bool, after: PageCursor | None, skip: int
     ) -> list[Job]:
         """Jobs matching ``query``, one page."""

@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING, Any
 
+from google.protobuf import duration_pb2
+
 from ibmq_gateway.server import convert, tokens
 from ibmq_gateway.server.errors import FieldViolation, InvalidArgumentError
 from ibmq_gateway.server.results import document_to_proto
@@ -66,7 +68,7 @@ class JobService(job_service_pb2_grpc.JobServiceServicer):
     ) -> job_service_pb2.ListJobsResponse:
         limit = _page_size(request.page_size)
         resume_token = await self._feeds.current_token()
-        jobs = await self._manager.list(
+        jobs = await self._manager.list_jobs(
             convert.query(request.filter),
             limit=limit + 1,
             ascending=request.ascending,
@@ -173,7 +175,7 @@ def _feed_fields(item: FeedItem) -> dict[str, Any]:
     return {"resume_token": item.token, "event": convert.event_message(item.event)}
 
 
-def _heartbeat(requested: Any, default: float) -> float:
+def _heartbeat(requested: duration_pb2.Duration, default: float) -> float:
     seconds = requested.ToTimedelta().total_seconds()
     if seconds <= 0:
         return default

@@ -43,9 +43,7 @@ TRANSITIONS: dict[JobState, frozenset[JobState]] = {
         {JobState.VALIDATED, JobState.ERROR_VALIDATING_JOB, JobState.CANCELLED}
     ),
     JobState.VALIDATED: frozenset({JobState.QUEUED, JobState.CANCELLED}),
-    JobState.QUEUED: frozenset(
-        {JobState.RUNNING, JobState.CANCELLED, JobState.ERROR_RUNNING_JOB}
-    ),
+    JobState.QUEUED: frozenset({JobState.RUNNING, JobState.CANCELLED, JobState.ERROR_RUNNING_JOB}),
     JobState.RUNNING: frozenset(
         {
             JobState.COMPLETED,

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import io
-from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import Any
 
 import grpc
 from google.rpc import error_details_pb2
@@ -102,8 +102,8 @@ def slow_job_circuit(layers: int = 10) -> job_pb2.Circuit:
     return job_pb2.Circuit(qpy=qpy_bytes(slow_circuit(layers)))
 
 
-def watch(stubs: Stubs, job_id: str, token: str = "", timeout: float = 60) -> Iterator:
-    """The WatchJob stream's messages."""
+def watch(stubs: Stubs, job_id: str, token: str = "", timeout: float = 60) -> Any:
+    """The WatchJob stream (an iterator of messages that can also be cancelled)."""
     request = job_service_pb2.WatchJobRequest(job_id=job_id, resume_token=token)
     return stubs.jobs.WatchJob(request, timeout=timeout)
 
@@ -121,7 +121,8 @@ def wait_final(stubs: Stubs, job_id: str) -> job_pb2.Job:
     """Follows the job to its final state and returns it."""
     for message in watch(stubs, job_id):
         if message.HasField("event") and message.event.job.final:
-            return message.event.job
+            job: job_pb2.Job = message.event.job
+            return job
     raise AssertionError(f"stream of {job_id} ended before a final state")
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -21,4 +22,35 @@ def test_ruff_finds_nothing() -> None:
 
 def test_code_is_formatted() -> None:
     outcome = _run(str(TOOLS / "ruff"), "format", "--check", ".")
+    assert outcome.returncode == 0, outcome.stdout + outcome.stderr
+
+
+def test_types_check(tmp_path: Path) -> None:
+    # setuptools maps ibmq_gateway.* onto server/, client/ and protos/ through an import
+    # hook that mypy cannot follow; a tree of links shaped like the import path can.
+    package = tmp_path / "ibmq_gateway"
+    package.mkdir()
+    for name, source in (
+        ("server", "server"),
+        ("client", "client"),
+        ("v1", "protos/ibmq_gateway/v1"),
+    ):
+        (package / name).symlink_to(ROOT / source, target_is_directory=True)
+    command = [
+        str(TOOLS / "mypy"),
+        "-p",
+        "ibmq_gateway.server",
+        "-p",
+        "ibmq_gateway.client",
+        "tests",
+        "bench",
+    ]
+    outcome = subprocess.run(
+        command,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=False,
+        env={**os.environ, "MYPYPATH": str(tmp_path)},
+    )
     assert outcome.returncode == 0, outcome.stdout + outcome.stderr

@@ -27,7 +27,7 @@ async def parts(tmp_path):
     await store.close()
 
 
-async def _new_job(store, job_id: str) -> Job:
+async def _new_job(store, job_id: str):
     job = Job(job_id, "aer_simulator", "local", JobState.CREATING, datetime.now(UTC))
     return (await store.create_job(job, [], None)).job
 

@@ -29,7 +29,7 @@ def test_time_per_step_records_every_step_in_order(stubs):
     final = wait_final(stubs, job.id)
     steps = {name: stamp.ToNanoseconds() for name, stamp in final.time_per_step.items()}
     order = ["CREATING", "VALIDATING", "VALIDATED", "QUEUED", "RUNNING", "COMPLETED"]
-    assert sorted(steps, key=steps.get) == order
+    assert sorted(steps, key=lambda name: steps[name]) == order
     assert final.final and not final.HasField("queue_info")
 
 

@@ -87,7 +87,7 @@ def test_same_request_id_with_another_payload_is_invalid_argument(stubs):
     with pytest.raises(grpc.RpcError) as caught:
         submit(stubs, request_id="req-2", run_options=job_pb2.RunOptions(shots=10))
     assert caught.value.code() == grpc.StatusCode.INVALID_ARGUMENT
-    assert first.job.id in caught.value.details()
+    assert first.job.id in str(caught.value.details())
     assert details(caught.value)[0].reason == "REQUEST_ID_REUSED"
 
 
@@ -126,7 +126,7 @@ def test_unknown_backend_is_not_found(stubs):
     with pytest.raises(grpc.RpcError) as caught:
         submit(stubs, "ibm_nowhere")
     assert caught.value.code() == grpc.StatusCode.NOT_FOUND
-    assert "aer_simulator" in caught.value.details()
+    assert "aer_simulator" in str(caught.value.details())
     assert details(caught.value)[0].reason == "BACKEND_NOT_FOUND"
 
 

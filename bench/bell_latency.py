@@ -1,0 +1,205 @@
+"""A Bell job's submit-to-result time through the gateway, against Aer run in process.
+
+Through the gateway: SubmitJob (QPY of a Bell circuit transpiled for Aer), follow WatchJob
+from the submit's resume token until the stream ends after the final event, then
+GetJobResult; timed from before SubmitJob to after GetJobResult. Directly:
+``AerSimulator().run(circuit, shots=...).result().get_counts()``. Prints medians, p90s, the
+ratio of the medians, and where the gateway's time goes. The gateway runs embedded, on a
+thread of this process, as in the tests; its simulations run in its worker process.
+
+    .venv/bin/python bench/bell_latency.py [--runs 100] [--warmup 5] [--shots 1024]
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import statistics
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import grpc
+from qiskit import QuantumCircuit, qpy, transpile
+from qiskit_aer import AerSimulator
+
+from ibmq_gateway.server.embedded import EmbeddedGateway
+from ibmq_gateway.server.settings import Settings
+from ibmq_gateway.v1 import job_pb2, job_service_pb2, job_service_pb2_grpc
+
+BACKEND = "aer_simulator"
+
+
+@dataclass(frozen=True)
+class GatewayRun:
+    """One job through the gateway: seconds from before SubmitJob to each milestone."""
+
+    submitted: float
+    final_event: float
+    result: float
+    # Server-side steps, from the final job's time_per_step (seconds).
+    admission: float
+    queued: float
+    running: float
+    # Receipt of the final event (time.time()) minus its event_time: the stream's delay.
+    delivery: float
+
+
+def positive(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, not {value}")
+    return value
+
+
+def parse_args() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0],
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    parser.add_argument("--runs", type=positive, default=100, help="measured runs of each (N)")
+    parser.add_argument("--warmup", type=int, default=5, help="discarded runs of each first")
+    parser.add_argument("--shots", type=positive, default=1024, help="shots per job")
+    return parser.parse_args()
+
+
+def bell_for_aer() -> QuantumCircuit:
+    circuit = QuantumCircuit(2, 2, name="bell")
+    circuit.h(0)
+    circuit.cx(0, 1)
+    circuit.measure([0, 1], [0, 1])
+    # Transpiled once, outside the timings, so both sides run the very same circuit.
+    transpiled: QuantumCircuit = transpile(circuit, AerSimulator())
+    return transpiled
+
+
+def qpy_bytes(circuit: QuantumCircuit) -> bytes:
+    buffer = io.BytesIO()
+    qpy.dump(circuit, buffer)
+    return buffer.getvalue()
+
+
+def run_direct(simulator: AerSimulator, circuit: QuantumCircuit, shots: int) -> float:
+    start = time.perf_counter()
+    simulator.run(circuit, shots=shots).result().get_counts()
+    return time.perf_counter() - start
+
+
+def run_gateway(
+    stub: job_service_pb2_grpc.JobServiceStub, circuit_qpy: bytes, shots: int
+) -> GatewayRun:
+    request = job_service_pb2.SubmitJobRequest(
+        backend=BACKEND,
+        circuits=[job_pb2.Circuit(qpy=circuit_qpy)],
+        run_options=job_pb2.RunOptions(shots=shots),
+    )
+    start = time.perf_counter()
+    submitted = stub.SubmitJob(request, timeout=30)
+    after_submit = time.perf_counter()
+    final, delivery = follow_to_final(stub, submitted.job.id, submitted.resume_token)
+    after_final = time.perf_counter()
+    result = stub.GetJobResult(job_service_pb2.GetJobResultRequest(job_id=final.id), timeout=30)
+    end = time.perf_counter()
+    if final.state != job_pb2.JOB_STATE_COMPLETED or not result.result.results[0].counts:
+        raise RuntimeError(f"job {final.id} ended {job_pb2.JobState.Name(final.state)}")
+    return GatewayRun(
+        submitted=after_submit - start,
+        final_event=after_final - start,
+        result=end - start,
+        delivery=delivery,
+        **server_steps(final),
+    )
+
+
+def follow_to_final(
+    stub: job_service_pb2_grpc.JobServiceStub, job_id: str, token: str
+) -> tuple[job_pb2.Job, float]:
+    """Reads the stream to its end (the server closes it after the final event).
+
+    Returns the final job and the final event's delay (receipt minus event_time).
+    """
+    request = job_service_pb2.WatchJobRequest(job_id=job_id, resume_token=token)
+    final: tuple[job_pb2.Job, float] | None = None
+    for message in stub.WatchJob(request, timeout=60):
+        received = time.time_ns()
+        if message.HasField("event") and message.event.job.final:
+            delay = (received - message.event.event_time.ToNanoseconds()) / 1e9
+            final = (message.event.job, delay)
+    if final is None:
+        raise RuntimeError(f"the stream of job {job_id} ended without a final event")
+    return final
+
+
+def server_steps(job: job_pb2.Job) -> dict[str, float]:
+    """Admission (CREATING to QUEUED), time QUEUED, and time RUNNING, in seconds."""
+    steps = {name: stamp.ToNanoseconds() / 1e9 for name, stamp in job.time_per_step.items()}
+    return {
+        "admission": steps["QUEUED"] - steps["CREATING"],
+        "queued": steps["RUNNING"] - steps["QUEUED"],
+        "running": steps["COMPLETED"] - steps["RUNNING"],
+    }
+
+
+def p90(values: list[float]) -> float:
+    if len(values) < 2:  # quantiles needs two points
+        return values[0]
+    return statistics.quantiles(values, n=10, method="inclusive")[-1]
+
+
+def ms(seconds: float) -> str:
+    return f"{seconds * 1000:.1f} ms"
+
+
+def summary(name: str, values: list[float]) -> str:
+    return f"{name} median {ms(statistics.median(values))} p90 {ms(p90(values))}"
+
+
+def measure_gateway(circuit_qpy: bytes, args: argparse.Namespace) -> list[GatewayRun]:
+    with tempfile.TemporaryDirectory(prefix="bell-bench-") as state_dir:
+        # No fake devices: the catalogue of IBM fake devices takes seconds to build.
+        settings = Settings(address="127.0.0.1:0", state_dir=Path(state_dir), fake_devices=())
+        with EmbeddedGateway(settings) as gateway, grpc.insecure_channel(gateway.address) as ch:
+            stub = job_service_pb2_grpc.JobServiceStub(ch)
+            # The first job also pays for starting the simulator's worker process.
+            for _ in range(args.warmup):
+                run_gateway(stub, circuit_qpy, args.shots)
+            return [run_gateway(stub, circuit_qpy, args.shots) for _ in range(args.runs)]
+
+
+def measure_direct(circuit: QuantumCircuit, args: argparse.Namespace) -> list[float]:
+    simulator = AerSimulator()
+    for _ in range(args.warmup):
+        run_direct(simulator, circuit, args.shots)
+    return [run_direct(simulator, circuit, args.shots) for _ in range(args.runs)]
+
+
+def report(runs: list[GatewayRun], direct: list[float], args: argparse.Namespace) -> None:
+    total = [run.result for run in runs]
+    ratio = statistics.median(total) / statistics.median(direct)
+    print(
+        f"bell job, {args.shots} shots, N={args.runs} | {summary('gateway', total)} | "
+        f"{summary('direct Aer', direct)} | ratio {ratio:.1f}x"
+    )
+    print("gateway time, measured from before SubmitJob (client clock):")
+    print(f"  {summary('SubmitJob response', [run.submitted for run in runs])}")
+    print(f"  {summary('final event received', [run.final_event for run in runs])}")
+    print(f"  {summary('GetJobResult response', total)}")
+    print("gateway steps, from the job's time_per_step (server clock):")
+    print(f"  {summary('CREATING -> QUEUED', [run.admission for run in runs])}")
+    print(f"  {summary('QUEUED -> RUNNING', [run.queued for run in runs])}")
+    print(f"  {summary('RUNNING -> COMPLETED', [run.running for run in runs])}")
+    delivery = [run.delivery for run in runs]
+    print(f"  {summary('final event_time -> received by client', delivery)}")
+
+
+def main() -> None:
+    args = parse_args()
+    circuit = bell_for_aer()
+    runs = measure_gateway(qpy_bytes(circuit), args)
+    direct = measure_direct(circuit, args)
+    report(runs, direct, args)
+
+
+if __name__ == "__main__":
+    main()
