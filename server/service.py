@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from collections.abc import AsyncIterator
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 from google.protobuf import duration_pb2
 
@@ -28,6 +29,10 @@ if TYPE_CHECKING:
 
     Context = grpc.aio.ServicerContext[Any, Any]
 
+_Response = TypeVar(
+    "_Response", job_service_pb2.WatchJobResponse, job_service_pb2.WatchJobsResponse
+)
+
 # Until per-user tokens exist, every caller is the same local user.
 LOCAL_OWNER = "local"
 DEFAULT_PAGE_SIZE = 50
@@ -42,6 +47,7 @@ class JobService(job_service_pb2_grpc.JobServiceServicer):
         self._manager = manager
         self._feeds = feeds
         self._heartbeat = heartbeat
+        self._responses = _ResponseCache()
 
     async def SubmitJob(
         self, request: job_service_pb2.SubmitJobRequest, context: Context
@@ -112,7 +118,7 @@ class JobService(job_service_pb2_grpc.JobServiceServicer):
     ) -> AsyncIterator[job_service_pb2.WatchJobResponse]:
         heartbeat = _heartbeat(request.heartbeat_interval, self._heartbeat)
         async for item in self._feeds.job(request.job_id, request.resume_token, heartbeat):
-            yield job_service_pb2.WatchJobResponse(**_feed_fields(item))
+            yield self._responses.get(job_service_pb2.WatchJobResponse, item)
 
     async def WatchJobs(
         self, request: job_service_pb2.WatchJobsRequest, context: Context
@@ -120,7 +126,7 @@ class JobService(job_service_pb2_grpc.JobServiceServicer):
         heartbeat = _heartbeat(request.heartbeat_interval, self._heartbeat)
         query = convert.query(request.filter)
         async for item in self._feeds.jobs(query, request.resume_token, heartbeat):
-            yield job_service_pb2.WatchJobsResponse(**_feed_fields(item))
+            yield self._responses.get(job_service_pb2.WatchJobsResponse, item)
 
 
 class BackendService(backend_service_pb2_grpc.BackendServiceServicer):
@@ -165,6 +171,30 @@ def _backend(view: BackendView, *, include_target: bool = True) -> Any:
         average_run_s=view.average_run,
         include_target=include_target,
     )
+
+
+class _ResponseCache:
+    """Builds each event's stream response once for all the streams that send it.
+
+    Every watcher of a job receives the same event; converting it per stream cost most of
+    the fan-out time with a thousand watchers. Heartbeats are cheap and not cached.
+    """
+
+    _SIZE = 4096
+
+    def __init__(self) -> None:
+        self._built: OrderedDict[tuple[type, int], Any] = OrderedDict()
+
+    def get(self, kind: type[_Response], item: FeedItem) -> _Response:
+        if item.event is None:
+            return kind(**_feed_fields(item))
+        key = (kind, item.event.revision)
+        response = self._built.get(key)
+        if response is None:
+            response = self._built[key] = kind(**_feed_fields(item))
+            if len(self._built) > self._SIZE:
+                self._built.popitem(last=False)
+        return cast("_Response", response)
 
 
 def _feed_fields(item: FeedItem) -> dict[str, Any]:
