@@ -50,15 +50,8 @@ class ErrorInterceptor(_Interceptor):
 
 def _guard_unary(behaviour: Callable[..., Awaitable[Any]]) -> Callable[..., Awaitable[Any]]:
     async def guarded(request: Any, context: grpc.aio.ServicerContext[Any, Any]) -> Any:
-        try:
+        async with _statuses(context):
             return await behaviour(request, context)
-        except grpc.aio.AbortError:
-            raise
-        except GatewayError as error:
-            await _abort(context, error)
-        except Exception:
-            log.exception("unexpected error in a unary RPC")
-            await context.abort(grpc.StatusCode.INTERNAL, _INTERNAL_MESSAGE)
 
     return guarded
 
@@ -69,20 +62,34 @@ def _guard_stream(
     async def guarded(
         request: Any, context: grpc.aio.ServicerContext[Any, Any]
     ) -> AsyncIterator[Any]:
-        try:
+        async with _statuses(context):
             async for response in behaviour(request, context):
                 yield response
-        except grpc.aio.AbortError:
-            raise
-        except GatewayError as error:
-            await _abort(context, error)
-        except Exception:
-            log.exception("unexpected error in a streaming RPC")
-            await context.abort(grpc.StatusCode.INTERNAL, _INTERNAL_MESSAGE)
 
     return guarded
 
 
-async def _abort(context: grpc.aio.ServicerContext[Any, Any], error: GatewayError) -> None:
-    status = rpc_status.to_status(status_for(error))
-    await context.abort(status.code, status.details, status.trailing_metadata)
+class _statuses:
+    """Ends the RPC with the status an escaping exception maps to."""
+
+    def __init__(self, context: grpc.aio.ServicerContext[Any, Any]) -> None:
+        self._context = context
+
+    async def __aenter__(self) -> None:
+        return None
+
+    async def __aexit__(
+        self, kind: type[BaseException] | None, error: BaseException | None, _: Any
+    ) -> bool:
+        if (
+            error is None
+            or isinstance(error, grpc.aio.AbortError)
+            or not isinstance(error, Exception)
+        ):
+            return False
+        if isinstance(error, GatewayError):
+            status = rpc_status.to_status(status_for(error))
+            await self._context.abort(status.code, status.details, status.trailing_metadata)
+        log.error("unexpected error in an RPC", exc_info=error)
+        await self._context.abort(grpc.StatusCode.INTERNAL, _INTERNAL_MESSAGE)
+        return False

@@ -21,8 +21,7 @@ _VERSION = "1"
 
 def encode(epoch: str, revision: int) -> str:
     """The token for a position in the log."""
-    raw = f"{_VERSION}:{epoch}:{revision}".encode()
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+    return _wrap(f"{_VERSION}:{epoch}:{revision}")
 
 
 def decode(token: str, *, epoch: str, oldest_retained: int) -> int:
@@ -51,8 +50,7 @@ def decode(token: str, *, epoch: str, oldest_retained: int) -> int:
 
 def _split(token: str) -> tuple[str, str, int]:
     try:
-        raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)).decode()
-        version, epoch, revision = raw.split(":")
+        version, epoch, revision = _unwrap(token).split(":")
         return version, epoch, int(revision)
     except (binascii.Error, UnicodeDecodeError, ValueError):
         raise InvalidArgumentError(
@@ -64,15 +62,13 @@ def _split(token: str) -> tuple[str, str, int]:
 
 def encode_page(created: datetime, job_id: str) -> str:
     """The page token that continues a listing after the given job."""
-    raw = f"{_VERSION}|{created.isoformat()}|{job_id}".encode()
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+    return _wrap(f"{_VERSION}|{created.isoformat()}|{job_id}")
 
 
 def decode_page(token: str) -> tuple[datetime, str]:
     """The (creation time, job id) a page token continues after."""
     try:
-        raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)).decode()
-        version, created, job_id = raw.split("|")
+        version, created, job_id = _unwrap(token).split("|")
         if version != _VERSION:
             raise ValueError(version)
         return datetime.fromisoformat(created), job_id
@@ -82,3 +78,12 @@ def decode_page(token: str) -> tuple[datetime, str]:
             [FieldViolation("page_token", "not a token issued by this gateway")],
             reason="INVALID_PAGE_TOKEN",
         ) from None
+
+
+def _wrap(text: str) -> str:
+    return base64.urlsafe_b64encode(text.encode()).decode().rstrip("=")
+
+
+def _unwrap(token: str) -> str:
+    """Raises binascii.Error or UnicodeDecodeError for what ``_wrap`` did not make."""
+    return base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)).decode()

@@ -6,14 +6,7 @@ import grpc
 import pytest
 
 from ibmq_gateway.v1 import job_pb2, job_service_pb2
-from tests.helpers import connect, details, slow_job_circuit, submit, wait_final, watch
-
-
-@pytest.fixture
-def stubs(gateway):
-    connection = connect(gateway.address)
-    yield connection
-    connection.close()
+from tests.helpers import details, slow_job_circuit, submit, wait_final, watch
 
 
 def _get(stubs, job_id):

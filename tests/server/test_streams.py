@@ -23,13 +23,6 @@ def stalled(tmp_path):
         yield gateway
 
 
-@pytest.fixture
-def stubs(gateway):
-    connection = connect(gateway.address)
-    yield connection
-    connection.close()
-
-
 def _events(messages):
     return [m.event for m in messages if m.HasField("event")]
 

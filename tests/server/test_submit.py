@@ -12,19 +12,11 @@ from tests.helpers import (
     BELL_QASM2,
     BELL_QASM3,
     bell_circuit,
-    connect,
     details,
     qpy_bytes,
     submit,
     wait_final,
 )
-
-
-@pytest.fixture
-def stubs(gateway):
-    connection = connect(gateway.address)
-    yield connection
-    connection.close()
 
 
 def _result(stubs, job_id):
