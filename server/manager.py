@@ -259,16 +259,22 @@ class JobManager:
         await self._publish_positions(backend)
 
     async def _run(self, job_id: str) -> None:
-        job = self._active[job_id]
+        job = self._active.get(job_id)
+        if job is None:  # cancelled (and taken off the scheduler) before it started
+            return
         try:
-            await self._execute(job)
+            outcome = await self._execute(job)
         finally:
             self._runs.pop(job_id, None)
             self._parsed.pop(job_id, None)
+            # The slot is free before the final state is committed, so whoever sees that
+            # state also sees the backend's load without this job.
             self._scheduler.finish(job.backend, job_id)
+        await self._change(job_id, outcome.move, result=outcome.result)
         await self._dispatch(job.backend)
 
-    async def _execute(self, job: Job) -> None:
+    async def _execute(self, job: Job) -> _Outcome:
+        """Runs the job; returns the final change to record (not yet recorded)."""
         executor = self._routes[job.backend][1]
         try:
             circuits = await self._circuits(job.id)
@@ -276,18 +282,14 @@ class JobManager:
         except ExecutionError as error:
             failure = JobFailure(error.code, error.reason, error.message)
             partial = await self._document(job, error.partial, partial=True)
-            await self._change(
-                job.id, _to_state(JobState.ERROR_RUNNING_JOB, failure), result=partial
-            )
+            return _Outcome(_to_state(JobState.ERROR_RUNNING_JOB, failure), partial)
         except Exception as error:
             log.exception("job %s failed inside the gateway", job.id)
-            failure = JobFailure(
-                INTERNAL_FAILURE, "INTERNAL", f"the gateway failed to run it: {error}"
-            )
-            await self._change(job.id, _to_state(JobState.ERROR_RUNNING_JOB, failure))
-        else:
-            document = await self._document(job, result, partial=False)
-            await self._change(job.id, _to_state(JobState.COMPLETED), result=document)
+            message = f"the gateway failed to run it: {error}"
+            failure = JobFailure(INTERNAL_FAILURE, "INTERNAL", message)
+            return _Outcome(_to_state(JobState.ERROR_RUNNING_JOB, failure), None)
+        document = await self._document(job, result, partial=False)
+        return _Outcome(_to_state(JobState.COMPLETED), document)
 
     async def _document(
         self, job: Job, result: Result | None, *, partial: bool
@@ -412,6 +414,14 @@ class JobManager:
 # Queue order of jobs interrupted by a restart: before any submission time.
 _RESTARTED_FIRST = -1e18
 _EARLY = frozenset({JobState.CREATING, JobState.VALIDATING, JobState.VALIDATED})
+
+
+@dataclasses.dataclass(frozen=True)
+class _Outcome:
+    """How a run ended: the final move to make and the result document to store."""
+
+    move: Callable[[Job], Job | None]
+    result: dict[str, Any] | None
 
 
 class _Reporter:
