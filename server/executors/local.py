@@ -23,7 +23,9 @@ from __future__ import annotations
 import asyncio
 import logging
 import multiprocessing
+import os
 import threading
+import time
 from concurrent.futures import CancelledError, Future, ProcessPoolExecutor, ThreadPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
@@ -54,6 +56,8 @@ if TYPE_CHECKING:
 
 EXECUTION_FAILED = 2001
 """Aer could not run the job, or some of its circuits."""
+GATEWAY_CHECK_S = 2.0
+"""How often a worker checks that the gateway process still exists."""
 
 _log = logging.getLogger(__name__)
 
@@ -105,6 +109,7 @@ class LocalExecutor(Executor):
         self._processes = self._new_process_pool()
         self._processes_lock = threading.Lock()
         self._runs: dict[str, _Run] = {}
+        self._properties: dict[str, dict[str, Any]] = {}
 
     def backends(self) -> list[BackendInfo]:
         """Every backend this executor offers: ``aer_simulator`` first, then fake devices."""
@@ -113,10 +118,15 @@ class LocalExecutor(Executor):
     def properties(self, backend: str, as_of: datetime | None = None) -> dict[str, Any] | None:
         """The fake device's calibration snapshot; None for the ideal simulator.
 
-        Fake devices have a single calibration, so ``as_of`` makes no difference.
+        Fake devices have a single calibration, so ``as_of`` makes no difference. The dict is
+        shared between calls (it takes 27 ms to build for 127 qubits): do not change it.
         """
         device = self._devices.get(backend)
-        return None if device is None else fake_properties(device)
+        if device is None:
+            return None
+        if backend not in self._properties:
+            self._properties[backend] = fake_properties(device)
+        return self._properties[backend]
 
     async def run(self, job: Job, circuits: list[QuantumCircuit], reporter: RunReporter) -> Result:
         """Simulates all of the job's circuits in one Aer run, in a worker process.
@@ -183,7 +193,10 @@ class LocalExecutor(Executor):
             return future.result()
         except BrokenProcessPool as error:
             self._replace_broken(processes)
-            raise RuntimeError("the simulator process died (out of memory?)") from error
+            raise RuntimeError(
+                "the simulator process ended abruptly: out of memory, or a script that embeds "
+                "the gateway without an `if __name__ == '__main__':` guard"
+            ) from error
 
     def _replace_broken(self, broken: ProcessPoolExecutor) -> None:
         # A worker killed mid-run (by the OOM killer, say) breaks the whole pool for good.
@@ -194,7 +207,12 @@ class LocalExecutor(Executor):
 
     def _new_process_pool(self) -> ProcessPoolExecutor:
         context = _worker_context(with_fake_devices=bool(self._devices))
-        return ProcessPoolExecutor(self._max_workers, mp_context=context)
+        return ProcessPoolExecutor(
+            self._max_workers,
+            mp_context=context,
+            initializer=_follow_gateway,
+            initargs=(os.getpid(),),
+        )
 
 
 def _worker_context(*, with_fake_devices: bool) -> BaseContext:
@@ -212,6 +230,25 @@ def _stop(run: _Run) -> None:
     run.cancelled = True
     if run.future is not None:
         run.future.cancel()
+
+
+def _follow_gateway(gateway_pid: int) -> None:
+    """Starts, in a new worker, a watch that ends the worker once the gateway is gone."""
+    threading.Thread(
+        target=_exit_without, args=(gateway_pid,), name="follow-gateway", daemon=True
+    ).start()
+
+
+def _exit_without(gateway_pid: int) -> None:
+    # A gateway killed outright never shuts its pool down, and its workers would wait for work
+    # forever (keeping the fork server alive too). Their parent is the fork server, so the
+    # only sign of the gateway is its process id.
+    while True:
+        time.sleep(GATEWAY_CHECK_S)
+        try:
+            os.kill(gateway_pid, 0)
+        except ProcessLookupError:
+            os._exit(1)
 
 
 _simulators: dict[str, Any] = {}

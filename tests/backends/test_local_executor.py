@@ -6,6 +6,7 @@ import asyncio
 import json
 import subprocess
 import sys
+from typing import TYPE_CHECKING
 
 import pytest
 from qiskit import QuantumCircuit, transpile
@@ -15,6 +16,9 @@ from ibmq_gateway.server.executors.local import EXECUTION_FAILED, LocalExecutor
 from ibmq_gateway.server.model import RunOptions
 
 from .conftest import RecordingReporter, bell, make_job
+
+if TYPE_CHECKING:
+    from qiskit.result import Result
 
 SEED = 11
 
@@ -34,7 +38,7 @@ async def run(
     backend: str,
     circuits: list[QuantumCircuit],
     options: RunOptions | None = None,
-) -> tuple[object, RecordingReporter]:
+) -> tuple[Result, RecordingReporter]:
     reporter = RecordingReporter()
     result = await executor.run(make_job(backend, options=options), circuits, reporter)
     return result, reporter
@@ -72,7 +76,7 @@ def test_runtime_is_imported_only_for_fake_devices() -> None:
 async def test_bell_on_aer_gives_only_correlated_outcomes(executor: LocalExecutor) -> None:
     result, _ = await run(executor, "aer_simulator", [bell()], RunOptions(shots=1000))
 
-    counts = result.get_counts()  # type: ignore[attr-defined]
+    counts = result.get_counts()
     assert set(counts) <= {"00", "11"}
     assert sum(counts.values()) == 1000
 
@@ -80,13 +84,13 @@ async def test_bell_on_aer_gives_only_correlated_outcomes(executor: LocalExecuto
 async def test_shots_default_to_4000(executor: LocalExecutor) -> None:
     result, _ = await run(executor, "aer_simulator", [bell()])
 
-    assert sum(result.get_counts().values()) == 4000  # type: ignore[attr-defined]
+    assert sum(result.get_counts().values()) == 4000
 
 
 async def test_memory_holds_one_outcome_per_shot(executor: LocalExecutor) -> None:
     result, _ = await run(executor, "aer_simulator", [bell()], RunOptions(shots=50, memory=True))
 
-    memory = result.get_memory()  # type: ignore[attr-defined]
+    memory = result.get_memory()
     assert len(memory) == 50
     assert set(memory) <= {"00", "11"}
 
@@ -97,7 +101,7 @@ async def test_a_seed_makes_counts_reproducible(executor: LocalExecutor) -> None
     first, _ = await run(executor, "aer_simulator", [bell()], options)
     second, _ = await run(executor, "aer_simulator", [bell()], options)
 
-    assert first.get_counts() == second.get_counts()  # type: ignore[attr-defined]
+    assert first.get_counts() == second.get_counts()
 
 
 async def test_extra_options_reach_aer_and_unknown_ones_are_ignored(
@@ -107,7 +111,7 @@ async def test_extra_options_reach_aer_and_unknown_ones_are_ignored(
 
     result, _ = await run(executor, "aer_simulator", [bell()], options)
 
-    assert result.results[0].metadata["method"] == "matrix_product_state"  # type: ignore[attr-defined]
+    assert result.results[0].metadata["method"] == "matrix_product_state"
 
 
 async def test_bell_on_fake_manila_is_noisy(
@@ -117,7 +121,7 @@ async def test_bell_on_fake_manila_is_noisy(
 
     result, _ = await run(executor, "fake_manila", [circuit], RunOptions(seed_simulator=SEED))
 
-    counts = result.get_counts()  # type: ignore[attr-defined]
+    counts = result.get_counts()
     assert sum(counts.values()) == 4000
     assert counts.get("01", 0) + counts.get("10", 0) > 0
     assert counts["00"] + counts["11"] > 3600
@@ -148,12 +152,12 @@ async def test_all_circuits_of_a_job_run_together(executor: LocalExecutor) -> No
 
     result, _ = await run(executor, "aer_simulator", [bell("one"), ghz, bell("three")])
 
-    assert [experiment.header["name"] for experiment in result.results] == [  # type: ignore[attr-defined]
+    assert [experiment.header["name"] for experiment in result.results] == [
         "one",
         "ghz",
         "three",
     ]
-    assert set(result.get_counts(1)) <= {"000", "111"}  # type: ignore[attr-defined]
+    assert set(result.get_counts(1)) <= {"000", "111"}
 
 
 async def test_running_is_reported_once_before_the_result(executor: LocalExecutor) -> None:
@@ -171,7 +175,7 @@ async def test_the_event_loop_keeps_running_during_a_simulation(executor: LocalE
         await asyncio.sleep(0.01)
         ticks += 1
 
-    assert (await running).success  # type: ignore[attr-defined]
+    assert (await running).success
     # Aer holds the GIL while it simulates: in a thread of this process it would allow ~1 tick.
     assert ticks >= 5
 
@@ -224,7 +228,7 @@ async def test_a_circuit_aer_cannot_read_fails_the_run(executor: LocalExecutor) 
 
 def start(
     local: LocalExecutor, job_id: str, circuit: QuantumCircuit, shots: int
-) -> tuple[asyncio.Task[object], RecordingReporter]:
+) -> tuple[asyncio.Task[Result], RecordingReporter]:
     reporter = RecordingReporter()
     job = make_job("aer_simulator", job_id, RunOptions(shots=shots))
     return asyncio.create_task(local.run(job, [circuit], reporter)), reporter
@@ -248,7 +252,7 @@ async def test_cancel_before_start_never_runs_the_job() -> None:
         await waiting
     # It ended while the only worker was still busy: it never ran.
     assert not busy.done()
-    assert (await busy).success  # type: ignore[attr-defined]
+    assert (await busy).success
     await local.close()
 
 

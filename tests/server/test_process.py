@@ -55,8 +55,24 @@ class Served:
         return self.process.wait(timeout=30)
 
 
-def test_serve_answers_health_and_reflection_and_stops_on_sigterm(tmp_path):
-    served = Served(tmp_path / "state", _free_port())
+@pytest.fixture
+def serve():
+    """Starts ``serve`` processes; kills any still running when the test ends."""
+    started: list[Served] = []
+
+    def start(state_dir: Path, port: int) -> Served:
+        started.append(Served(state_dir, port))
+        return started[-1]
+
+    yield start
+    for served in started:
+        if served.process.poll() is None:
+            served.process.kill()
+            served.process.wait(timeout=30)
+
+
+def test_serve_answers_health_and_reflection_and_stops_on_sigterm(serve, tmp_path):
+    served = serve(tmp_path / "state", _free_port())
     channel = grpc.insecure_channel(served.address)
     check = health_pb2_grpc.HealthStub(channel).Check(health_pb2.HealthCheckRequest(service=""))
     assert check.status == health_pb2.HealthCheckResponse.SERVING
@@ -77,15 +93,15 @@ def test_serve_answers_health_and_reflection_and_stops_on_sigterm(tmp_path):
     assert (tmp_path / "state" / "gateway.sqlite3").exists()
 
 
-def test_sigint_stops_gracefully(tmp_path):
-    served = Served(tmp_path / "state", _free_port())
+def test_sigint_stops_gracefully(serve, tmp_path):
+    served = serve(tmp_path / "state", _free_port())
     assert served.stop(signal.SIGINT) == 0
 
 
-def test_nothing_is_lost_when_the_process_is_killed(tmp_path):
+def test_nothing_is_lost_when_the_process_is_killed(serve, tmp_path):
     port = _free_port()
     state = tmp_path / "state"
-    served = Served(state, port)
+    served = serve(state, port)
     stubs = connect(served.address)
     running = submit(stubs, "aer_simulator", slow_job_circuit(layers=30))
     for message in watch(stubs, running.job.id, running.resume_token):
@@ -96,7 +112,7 @@ def test_nothing_is_lost_when_the_process_is_killed(tmp_path):
     served.process.wait(timeout=30)
     stubs.close()
 
-    served = Served(state, port)
+    served = serve(state, port)
     stubs = connect(served.address)
     finals = [wait_final(stubs, r.job.id) for r in (running, *queued)]
     assert [job.state for job in finals] == [job_pb2.JOB_STATE_COMPLETED] * 4
