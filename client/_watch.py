@@ -10,11 +10,9 @@ job snapshot once (by event ``sequence``), so callers see a plain sequence of sn
 from __future__ import annotations
 
 import time
-from datetime import timedelta
 from typing import TYPE_CHECKING
 
 import grpc
-from google.protobuf import duration_pb2
 
 from ibmq_gateway.client._rpc import api_errors, status_code
 from ibmq_gateway.client.exceptions import IBMQJobApiError
@@ -40,8 +38,9 @@ _RESUMABLE = frozenset(
 FIRST_DELAY = 0.1
 MAX_DELAY = 2.0
 MAX_OUTAGE = 300.0
-"""Seconds without any message after which following gives up; a gateway restart takes far
-less, and a caller without a timeout should not wait forever for a gateway that is gone."""
+"""Seconds of failed reconnects (no message in between) after which following gives up: a
+gateway restart takes far less, and a caller without a timeout should not wait forever for a
+gateway that is gone."""
 
 
 class JobFollower:
@@ -52,7 +51,6 @@ class JobFollower:
         job_id: The job to follow.
         deadline: ``time.monotonic()`` value after which iteration raises ``TimeoutError``;
             None waits as long as the job runs.
-        heartbeat: Idle seconds after which the gateway sends a heartbeat.
     """
 
     def __init__(
@@ -61,18 +59,16 @@ class JobFollower:
         job_id: str,
         deadline: float | None = None,
         *,
-        heartbeat: float | None = None,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         self._api = api
         self._job_id = job_id
         self._deadline = deadline
-        self._heartbeat = heartbeat
         self._sleep = sleep
         self._token = ""
         self._sequence = 0
         self._delay = FIRST_DELAY
-        self._last_message = time.monotonic()
+        self._failing_since: float | None = None
         self._context = f"Error checking status of job {job_id}"
 
     def __iter__(self) -> Iterator[job_pb2.Job]:
@@ -103,7 +99,8 @@ class JobFollower:
         except grpc.RpcError as err:
             snapshot = self._on_error(err)
         finally:
-            stream.cancel()  # type: ignore[no-untyped-call]  # no-op when the stream has ended; frees it when we stop early
+            # A no-op when the stream has ended; frees it when the caller stops early.
+            stream.cancel()  # type: ignore[no-untyped-call]
         if snapshot is not None and self._is_new(snapshot.sequence):
             yield snapshot
             return snapshot.final
@@ -119,7 +116,7 @@ class JobFollower:
     def _on_message(self, token: str) -> None:
         self._token = token
         self._delay = FIRST_DELAY
-        self._last_message = time.monotonic()
+        self._failing_since = None
 
     def _on_error(self, err: grpc.RpcError) -> job_pb2.Job | None:
         """Decides what a failed stream means: resume, refetch, time out or give up.
@@ -137,16 +134,20 @@ class JobFollower:
             self._token = ""
             with api_errors(IBMQJobApiError, self._context):
                 return self._api.job_get(self._job_id).job
-        if code in _RESUMABLE and time.monotonic() - self._last_message < MAX_OUTAGE:
+        if code in _RESUMABLE and not self._outage_too_long():
             return None
         with api_errors(IBMQJobApiError, self._context):
             raise err
 
+    def _outage_too_long(self) -> bool:
+        """Notes a failure; True once failures have lasted ``MAX_OUTAGE`` without a message."""
+        now = time.monotonic()
+        if self._failing_since is None:
+            self._failing_since = now
+        return now - self._failing_since >= MAX_OUTAGE
+
     def _request(self) -> job_service_pb2.WatchJobRequest:
-        request = job_service_pb2.WatchJobRequest(job_id=self._job_id, resume_token=self._token)
-        if self._heartbeat is not None:
-            request.heartbeat_interval.CopyFrom(_duration(self._heartbeat))
-        return request
+        return job_service_pb2.WatchJobRequest(job_id=self._job_id, resume_token=self._token)
 
     def _back_off(self) -> None:
         remaining = self._remaining()
@@ -160,9 +161,3 @@ class JobFollower:
 
     def _expired(self) -> bool:
         return self._deadline is not None and time.monotonic() >= self._deadline
-
-
-def _duration(seconds: float) -> duration_pb2.Duration:
-    duration = duration_pb2.Duration()
-    duration.FromTimedelta(timedelta(seconds=seconds))
-    return duration

@@ -216,7 +216,7 @@ class IBMQJob(JobV1):  # type: ignore[misc]  # qiskit ships no types
         return info if info is not None and info.known() else None
 
     def time_per_step(self) -> dict[str, datetime] | None:
-        """Step name (``"QUEUED"``, ``"RUNNING"``, ...) -> when the job entered it, local time."""
+        """Step name (``"QUEUED"``, ...) -> when the job entered it (local time), in order."""
         if not self._record.time_per_step or not self._record.final:
             self.refresh()
         if not self._record.time_per_step:

@@ -20,10 +20,10 @@ from grpc_status import rpc_status
 from ibmq_gateway.v1 import job_pb2, job_service_pb2, job_service_pb2_grpc
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator
+    from collections.abc import Iterator, Sequence
 
 
-def snapshot(sequence: int, state: int, job_id: str = "job-1") -> job_pb2.Job:
+def snapshot(sequence: int, state: Any, job_id: str = "job-1") -> job_pb2.Job:
     """A job snapshot as events carry it."""
     final = state in (job_pb2.JOB_STATE_COMPLETED, job_pb2.JOB_STATE_CANCELLED)
     job = job_pb2.Job(id=job_id, backend="aer_simulator", state=state, final=final)
@@ -32,7 +32,7 @@ def snapshot(sequence: int, state: int, job_id: str = "job-1") -> job_pb2.Job:
     return job
 
 
-def event(sequence: int, state: int, job_id: str = "job-1") -> job_service_pb2.WatchJobResponse:
+def event(sequence: int, state: Any, job_id: str = "job-1") -> job_service_pb2.WatchJobResponse:
     """A WatchJob message carrying one event, with token ``t<sequence>``."""
     job = snapshot(sequence, state, job_id)
     return job_service_pb2.WatchJobResponse(
@@ -117,7 +117,7 @@ def abort_with_details(
     code: grpc.StatusCode,
     message: str,
     reason: str,
-    violations: list[tuple[str, str]] = (),
+    violations: Sequence[tuple[str, str]] = (),
 ) -> None:
     """Aborts the call with ErrorInfo (and BadRequest) details, as the gateway does."""
     details = [any_pb2.Any(), any_pb2.Any()]
@@ -134,11 +134,16 @@ def abort_with_details(
 
 
 @contextmanager
-def serve(servicer: FakeJobService) -> Iterator[str]:
-    """Runs ``servicer`` on 127.0.0.1 and a free port; yields the address."""
+def serve(
+    servicer: FakeJobService, credentials: grpc.ServerCredentials | None = None
+) -> Iterator[str]:
+    """Runs ``servicer`` on 127.0.0.1 and a free port (TLS with ``credentials``)."""
     server = grpc.server(futures.ThreadPoolExecutor(max_workers=4))
     job_service_pb2_grpc.add_JobServiceServicer_to_server(servicer, server)
-    port = server.add_insecure_port("127.0.0.1:0")
+    if credentials is None:
+        port = server.add_insecure_port("127.0.0.1:0")
+    else:
+        port = server.add_secure_port("127.0.0.1:0", credentials)
     server.start()
     try:
         yield f"127.0.0.1:{port}"

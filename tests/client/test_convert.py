@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from qiskit import qasm2, transpile
 from qiskit.providers import JobStatus
+from qiskit.result import Result
 from qiskit_aer import AerSimulator
 from qiskit_ibm_runtime.fake_provider import FakeManilaV2
 
@@ -115,7 +116,7 @@ def test_an_entry_without_qubits_applies_everywhere_with_its_properties():
 # --- results ------------------------------------------------------------------------------
 
 
-def _through_gateway(result, partial=False):
+def _through_gateway(result: Result, partial: bool = False) -> Result:
     message = result_to_proto(
         result, job_id="j", backend="aer_simulator", partial=partial, header={}
     )

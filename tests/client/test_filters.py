@@ -56,7 +56,7 @@ def test_an_invalid_tag_operator_is_refused():
 
 def test_tags_must_be_a_list_of_strings():
     with pytest.raises(IBMQBackendValueError, match="job_tags needs to be a list or strings"):
-        job_filter(job_tags={"a"})
+        job_filter(job_tags={"a"})  # type: ignore[arg-type]
 
 
 def test_dates_name_and_experiment():

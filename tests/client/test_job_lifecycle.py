@@ -6,10 +6,12 @@ keeps the next one QUEUED long enough to look at it.
 
 from __future__ import annotations
 
+import itertools
 import threading
 import time
 
 import pytest
+from qiskit.exceptions import QiskitError
 from qiskit.providers import JobStatus, JobTimeoutError
 from qiskit.providers.jobstatus import JOB_FINAL_STATES
 from qiskit_aer import AerSimulator
@@ -23,9 +25,12 @@ from ibmq_gateway.client import (
 )
 from tests.client import circuits
 
+pytestmark = pytest.mark.slow  # jobs that keep a backend busy for seconds
+
 
 def _slow(sim, layers: int = 100) -> IBMQJob:
-    return sim.run(circuits.slow(layers), shots=10, method="statevector", job_name="slow")
+    job: IBMQJob = sim.run(circuits.slow(layers), shots=10, method="statevector")
+    return job
 
 
 def _wait_for(job: IBMQJob, status: JobStatus, timeout: float = 30) -> None:
@@ -84,7 +89,7 @@ def test_a_callback_with_wait_runs_every_period_with_the_latest_status(sim):
     assert len(calls) >= 3
     assert calls[-1][1] is JobStatus.RUNNING
     assert not {status for _, status in calls} & set(JOB_FINAL_STATES)
-    gaps = [later - earlier for (earlier, _), (later, _) in zip(calls, calls[1:], strict=False)]
+    gaps = [later - earlier for (earlier, _), (later, _) in itertools.pairwise(calls)]
     assert all(0.3 < gap < 3 for gap in gaps), gaps  # 0.5 s, give or take a loaded machine
 
 
@@ -164,7 +169,7 @@ def test_a_partial_result_holds_the_experiments_that_ran(sim):
     assert not result.success
     assert [experiment.success for experiment in result.results] == [True, False]
     assert set(result.get_counts(0)) <= {"00", "11"} and sum(result.get_counts(0).values()) == 100
-    with pytest.raises(Exception, match="t_gate|1"):
+    with pytest.raises(QiskitError):
         result.get_counts(1)
 
 

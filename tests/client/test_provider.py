@@ -11,8 +11,10 @@ from ibmq_gateway.client import (
     GatewayBackend,
     GatewayProvider,
     IBMQBackendApiError,
+    IBMQBackendError,
     IBMQBackendValueError,
 )
+from ibmq_gateway.client.backend import RetiredBackend
 from tests.client import circuits
 
 
@@ -71,3 +73,12 @@ def test_a_closed_provider_fails_with_api_errors(gateway):
 def test_an_unreachable_gateway_is_an_api_error():
     with GatewayProvider("127.0.0.1:1") as provider, pytest.raises(IBMQBackendApiError):
         provider.backends()
+
+
+def test_a_backend_the_gateway_no_longer_offers_is_retired():
+    with GatewayProvider("127.0.0.1:1", "") as provider:
+        retired = RetiredBackend(provider, provider._api, "ibmq_gone")
+        assert retired.name == "ibmq_gone" and retired.num_qubits == 0
+        assert not retired.status().operational
+        with pytest.raises(IBMQBackendError, match=r"This backend \(ibmq_gone\) is no longer"):
+            retired.run(circuits.bell())

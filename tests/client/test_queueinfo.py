@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 
 from ibmq_gateway.client import QueueInfo
 
 
-def _info(**fields):
+def _info(**fields: Any) -> QueueInfo:
     start = datetime.now(UTC) + timedelta(minutes=3, seconds=10.4)
-    base = {
+    base: dict[str, Any] = {
         "position": 2,
         "status": "QUEUED",
         "estimated_start_time": start,

@@ -22,7 +22,7 @@ QUEUED, RUNNING, DONE = (
 
 def follow(
     service: FakeJobService, deadline: float | None = None, *, real_sleep: bool = False
-) -> tuple[list[int], list]:
+) -> tuple[list[int], list[float]]:
     """Runs a follower to the end; returns the yielded sequences and the back-off sleeps."""
     sleeps: list[float] = []
 
