@@ -39,8 +39,14 @@ def test_protos_are_formatted() -> None:
 def test_generated_code_is_current(tmp_path: Path) -> None:
     protos = sorted(str(p.relative_to(PROTOS)) for p in PACKAGE.glob("*.proto"))
     outcome = _run(
-        sys.executable, "-m", "grpc_tools.protoc", f"-I{PROTOS}", f"--python_out={tmp_path}",
-        f"--pyi_out={tmp_path}", f"--grpc_python_out={tmp_path}", *protos,
+        sys.executable,
+        "-m",
+        "grpc_tools.protoc",
+        f"-I{PROTOS}",
+        f"--python_out={tmp_path}",
+        f"--pyi_out={tmp_path}",
+        f"--grpc_python_out={tmp_path}",
+        *protos,
     )
     assert outcome.returncode == 0, outcome.stderr
     fresh = {p.name: p.read_text() for p in (tmp_path / "ibmq_gateway" / "v1").iterdir()}
@@ -60,3 +66,32 @@ def test_every_rpc_has_its_own_request_and_response() -> None:
             for method in service.methods:
                 assert method.input_type.name == f"{method.name}Request"
                 assert method.output_type.name == f"{method.name}Response"
+
+
+# The contract as last accepted by a release; .ci/update-contract-baseline rewrites it.
+BASELINE = ROOT / ".ci" / "contract-baseline.binpb"
+
+
+def test_contract_does_not_break_the_baseline() -> None:
+    # FILE rules (buf.yaml): generated code in every language keeps compiling and working.
+    outcome = _run(_buf(), "breaking", "--against", str(BASELINE))
+    assert outcome.returncode == 0, (
+        "the contract breaks clients of the last accepted one (.ci/contract-baseline.binpb);"
+        " restore compatibility, or accept it on purpose with .ci/update-contract-baseline:\n"
+        + outcome.stdout
+        + outcome.stderr
+    )
+
+
+def test_breaking_check_catches_a_renamed_field(tmp_path: Path) -> None:
+    # The check above is only worth something if it fails; prove it on a scratch copy.
+    shutil.copy(ROOT / "buf.yaml", tmp_path)
+    shutil.copytree(PROTOS, tmp_path / "protos", ignore=shutil.ignore_patterns("*.py*"))
+    job_proto = tmp_path / "protos" / "ibmq_gateway" / "v1" / "job.proto"
+    source = job_proto.read_text()
+    assert "  string experiment_id = 9;" in source
+    job_proto.write_text(source.replace("string experiment_id = 9;", "string experiment = 9;"))
+
+    outcome = _run(_buf(), "breaking", "--against", str(BASELINE), cwd=tmp_path)
+    assert outcome.returncode != 0
+    assert 'changed name from "experiment_id" to "experiment"' in outcome.stdout, outcome.stdout
