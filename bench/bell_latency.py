@@ -23,6 +23,7 @@ from pathlib import Path
 import grpc
 from qiskit import QuantumCircuit, qpy, transpile
 from qiskit_aer import AerSimulator
+from shared import positive
 
 from ibmq_gateway.server.embedded import EmbeddedGateway
 from ibmq_gateway.server.settings import Settings
@@ -44,13 +45,6 @@ class GatewayRun:
     running: float
     # Receipt of the final event (time.time()) minus its event_time: the stream's delay.
     delivery: float
-
-
-def positive(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, not {value}")
-    return value
 
 
 def parse_args() -> argparse.Namespace:

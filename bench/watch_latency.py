@@ -32,6 +32,7 @@ from typing import TYPE_CHECKING, Any
 import grpc
 import grpc.aio
 from qiskit import QuantumCircuit, qpy
+from shared import BELL_QASM3, positive
 
 from ibmq_gateway.server.embedded import EmbeddedGateway
 from ibmq_gateway.server.settings import Settings
@@ -43,23 +44,8 @@ if TYPE_CHECKING:
     from ibmq_gateway.server.app import Gateway
 
 BACKEND = "aer_simulator"
-BELL_QASM3 = """OPENQASM 3.0;
-include "stdgates.inc";
-qubit[2] q;
-bit[2] c;
-h q[0];
-cx q[0], q[1];
-c = measure q;
-"""
 # Extra seconds, beyond --timeout, the parent waits for the watcher process to report.
 _REPORT_GRACE = 30.0
-
-
-def positive(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, not {value}")
-    return value
 
 
 def parse_args() -> argparse.Namespace:

@@ -12,6 +12,7 @@ from qiskit import QuantumCircuit
 from ibmq_gateway.server.executors.local import LocalExecutor
 from ibmq_gateway.server.model import Job, RunOptions
 from ibmq_gateway.server.states import JobState
+from tests.helpers import bell_circuit
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -47,10 +48,8 @@ def make_job(backend: str, job_id: str = "job-1", options: RunOptions | None = N
 
 def bell(name: str = "bell") -> QuantumCircuit:
     """A measured Bell pair on qubits 0 and 1."""
-    circuit = QuantumCircuit(2, 2, name=name)
-    circuit.h(0)
-    circuit.cx(0, 1)
-    circuit.measure([0, 1], [0, 1])
+    circuit = bell_circuit()
+    circuit.name = name
     return circuit
 
 

@@ -14,25 +14,9 @@ from ibmq_gateway.server.circuits import (
     parse_circuits,
 )
 from ibmq_gateway.server.model import CircuitSource
+from tests.helpers import BELL_QASM2, BELL_QASM3
 
 from .conftest import bell
-
-BELL_QASM3 = """OPENQASM 3.0;
-include "stdgates.inc";
-qubit[2] q;
-bit[2] c;
-h q[0];
-cx q[0], q[1];
-c = measure q;
-"""
-BELL_QASM2 = """OPENQASM 2.0;
-include "qelib1.inc";
-qreg q[2];
-creg c[2];
-h q[0];
-cx q[0], q[1];
-measure q -> c;
-"""
 
 
 def qasm3(text: str) -> CircuitSource:

@@ -4,14 +4,12 @@ from __future__ import annotations
 
 from qiskit import ClassicalRegister, QuantumCircuit, QuantumRegister
 
+from tests.helpers import bell_circuit
+
 
 def bell() -> QuantumCircuit:
     """A measured Bell pair."""
-    circuit = QuantumCircuit(2, 2, name="bell")
-    circuit.h(0)
-    circuit.cx(0, 1)
-    circuit.measure([0, 1], [0, 1])
-    return circuit
+    return bell_circuit()
 
 
 def two_registers() -> QuantumCircuit:
