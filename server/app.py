@@ -12,10 +12,14 @@ from grpc_reflection.v1alpha import reflection
 from ibmq_gateway.server.events import EventBus
 from ibmq_gateway.server.executors.base import Executor
 from ibmq_gateway.server.feeds import Feeds
-from ibmq_gateway.server.interceptors import ErrorInterceptor
+from ibmq_gateway.server.interceptors import ErrorInterceptor, ObservingInterceptor
+from ibmq_gateway.server.logs import RpcLog
 from ibmq_gateway.server.manager import JobManager
+from ibmq_gateway.server.metrics import GatewayMetrics
+from ibmq_gateway.server.model import JobEvent
 from ibmq_gateway.server.service import BackendService, JobService
 from ibmq_gateway.server.settings import Settings
+from ibmq_gateway.server.states import ACTIVE_STATES
 from ibmq_gateway.server.store.sqlite import SqliteJobStore
 from ibmq_gateway.v1 import (
     backend_service_pb2,
@@ -63,21 +67,26 @@ class Gateway:
         self._executors = list(executors) if executors is not None else None
         self._server: grpc.aio.Server | None = None
         self._health = health.aio.HealthServicer()  # type: ignore[attr-defined]
+        self.metrics = GatewayMetrics()
         self.port = 0
+        self.metrics_port: int | None = None
+        """Port of the /metrics endpoint, once started (None: no endpoint)."""
 
     async def start(self) -> int:
         """Opens the store, recovers jobs and starts serving; returns the bound port."""
         import asyncio
 
-        self.bus.bind(asyncio.get_running_loop())
-        self.settings.state_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
-        self.store = SqliteJobStore(self.settings.database, on_commit=self.bus.publish_threadsafe)
-        await self.store.open()
+        loop = asyncio.get_running_loop()
+        self.bus.bind(loop)
+        await self._open_store()
         executors = self._executors or default_executors(self.settings)
         self.manager = JobManager(self.store, executors, self.settings)
         await self.manager.start()
+        self.metrics.follow(loop, self.manager, self.bus)
         self._server = self._build_server()
         self.port = self._server.add_insecure_port(self.settings.address)
+        # Metrics first: whoever finds the gateway serving finds its metrics too.
+        self._serve_metrics()
         await self._server.start()
         await self._set_serving(health_pb2.HealthCheckResponse.SERVING)
         log.info("gateway listening on %s", self.address)
@@ -105,11 +114,35 @@ class Gateway:
         await self._server.stop(self.settings.shutdown_grace)
         await self.manager.stop()
         await self.store.close()
+        await self.metrics.close()
         self._server = None
         log.info("gateway stopped")
 
+    async def _open_store(self) -> None:
+        self.settings.state_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+        self.store = SqliteJobStore(self.settings.database, on_commit=self._committed)
+        await self.store.open()
+        # Before the manager starts, nothing changes jobs: the tally starts exact.
+        self.metrics.jobs.seed(await self.store.jobs_in_states(ACTIVE_STATES))
+
+    def _committed(self, events: list[JobEvent]) -> None:
+        """The store's commit hook (on its writer thread): streams and metrics follow."""
+        self.bus.publish_threadsafe(events)
+        self.metrics.jobs.observe(events)
+
+    def _serve_metrics(self) -> None:
+        if self.settings.metrics_port is None:
+            return
+        address, port = self.settings.metrics_address, self.settings.metrics_port
+        self.metrics_port = self.metrics.serve(address, port)
+        log.info("metrics on http://%s:%d/metrics", address, self.metrics_port)
+
     def _build_server(self) -> grpc.aio.Server:
-        server = grpc.aio.server(interceptors=[ErrorInterceptor()], options=_SERVER_OPTIONS)
+        # The observer goes first, so it sees the status ErrorInterceptor mapped.
+        observing = ObservingInterceptor([self.metrics.rpcs, RpcLog()])
+        server = grpc.aio.server(
+            interceptors=[observing, ErrorInterceptor()], options=_SERVER_OPTIONS
+        )
         feeds = _feeds(self)
         job_service_pb2_grpc.add_JobServiceServicer_to_server(  # type: ignore[no-untyped-call]
             JobService(self.manager, feeds, self.settings.heartbeat_interval), server

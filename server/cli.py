@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import logging
 import signal
 import sys
 from pathlib import Path
 
+from ibmq_gateway.server.logs import configure_logging
 from ibmq_gateway.server.settings import Settings
 
 
@@ -17,15 +17,10 @@ def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
         settings = Settings.load(_flags(args), config_file=args.config)
+        configure_logging(settings.log_level, settings.log_format)
     except (ValueError, OSError) as error:
         print(f"ibmq-gateway: {error}", file=sys.stderr)
         return 2
-    # The level is the gateway's own; libraries (qiskit logs every transpiler pass at
-    # INFO) stay at WARNING.
-    logging.basicConfig(
-        level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
-    logging.getLogger("ibmq_gateway").setLevel(settings.log_level.upper())
     if args.command == "demo":
         from ibmq_gateway.server.demo import run_demo
 
@@ -77,11 +72,35 @@ def _add_settings_flags(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--workers", type=int, help="simulation threads [IBMQ_GATEWAY_WORKERS]")
     parser.add_argument("--log-level", help="DEBUG, INFO, WARNING... [IBMQ_GATEWAY_LOG_LEVEL]")
+    parser.add_argument(
+        "--log-format",
+        choices=("text", "json"),
+        help="text, or one JSON object per line [IBMQ_GATEWAY_LOG_FORMAT]",
+    )
+    parser.add_argument(
+        "--metrics-port",
+        type=int,
+        help="serve Prometheus metrics on this port, 0: any free one [IBMQ_GATEWAY_METRICS_PORT]",
+    )
+    parser.add_argument(
+        "--metrics-address",
+        help="interface of the metrics endpoint, default 127.0.0.1 [IBMQ_GATEWAY_METRICS_ADDRESS]",
+    )
     parser.add_argument("--config", type=Path, help="a TOML file with any of these settings")
 
 
 def _flags(args: argparse.Namespace) -> dict[str, object]:
-    names = ("address", "state_dir", "concurrency", "fake_devices", "workers", "log_level")
+    names = (
+        "address",
+        "state_dir",
+        "concurrency",
+        "fake_devices",
+        "workers",
+        "log_level",
+        "log_format",
+        "metrics_port",
+        "metrics_address",
+    )
     return {name: getattr(args, name) for name in names}
 
 

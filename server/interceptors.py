@@ -1,15 +1,24 @@
-"""Server interceptors: the one place domain errors become gRPC statuses."""
+"""Server interceptors: where domain errors become statuses, and where each call is observed.
+
+``ObservingInterceptor`` goes first (outermost), so it sees the status the client gets,
+after ``ErrorInterceptor`` has mapped the error.
+"""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable
-from typing import TYPE_CHECKING, Any, cast
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Protocol, cast
 
 import grpc
 from grpc_status import rpc_status
 
 from ibmq_gateway.server.errors import GatewayError, status_for
+from ibmq_gateway.server.service import LOCAL_OWNER
 
 log = logging.getLogger(__name__)
 
@@ -93,3 +102,134 @@ class _statuses:
         log.error("unexpected error in an RPC", exc_info=error)
         await self._context.abort(grpc.StatusCode.INTERNAL, _INTERNAL_MESSAGE)
         return False
+
+
+@dataclass(frozen=True)
+class Call:
+    """One RPC as observers see it: which method and who called. Never the request."""
+
+    service: str
+    """Full service name, e.g. ``ibmq_gateway.v1.JobService``."""
+    method: str
+    """Method name, e.g. ``SubmitJob``."""
+    principal: str
+    peer: str
+    streaming: bool
+    """True for server streams."""
+
+
+class CallObserver(Protocol):
+    """Something told about every call: metrics, the RPC log."""
+
+    def first_message(self, call: Call, seconds: float) -> None:
+        """A server stream sent its first message ``seconds`` after the call started."""
+
+    def finished(self, call: Call, code: grpc.StatusCode, seconds: float) -> None:
+        """The call ended with ``code`` after ``seconds``."""
+
+
+def principal_of(context: grpc.aio.ServicerContext[Any, Any]) -> str:
+    """Who is calling; the one place the auth interceptor's principal will be read from."""
+    return LOCAL_OWNER
+
+
+class ObservingInterceptor(_Interceptor):
+    """Tells each observer when a unary or server-streaming call ends, and how."""
+
+    def __init__(self, observers: Sequence[CallObserver]) -> None:
+        self._observers = tuple(observers)
+
+    async def intercept_service(
+        self,
+        continuation: Callable[[grpc.HandlerCallDetails], Awaitable[_Handler]],
+        handler_call_details: grpc.HandlerCallDetails,
+    ) -> _Handler:
+        handler = await continuation(handler_call_details)
+        if handler is None:
+            return handler
+        handlers = cast("Any", handler)
+        service, _, method = handler_call_details.method.strip("/").rpartition("/")
+        if handlers.unary_unary is not None:
+            unary = self._unary(handlers.unary_unary, service, method)
+            return cast("_Handler", handlers._replace(unary_unary=unary))
+        if handlers.unary_stream is not None:
+            stream = self._stream(handlers.unary_stream, service, method)
+            return cast("_Handler", handlers._replace(unary_stream=stream))
+        # The gateway has no client streams; reflection's bidirectional stream goes unobserved.
+        return handler
+
+    def _unary(
+        self, behaviour: Callable[..., Awaitable[Any]], service: str, method: str
+    ) -> Callable[..., Awaitable[Any]]:
+        async def observed(request: Any, context: grpc.aio.ServicerContext[Any, Any]) -> Any:
+            call = _describe(context, service, method, streaming=False)
+            with _finishing(call, context, self._observers):
+                return await behaviour(request, context)
+
+        return observed
+
+    def _stream(
+        self, behaviour: Callable[..., AsyncIterator[Any]], service: str, method: str
+    ) -> Callable[..., AsyncIterator[Any]]:
+        async def observed(
+            request: Any, context: grpc.aio.ServicerContext[Any, Any]
+        ) -> AsyncIterator[Any]:
+            call = _describe(context, service, method, streaming=True)
+            with _finishing(call, context, self._observers) as elapsed:
+                first = True
+                async for response in behaviour(request, context):
+                    if first:
+                        _first_message(self._observers, call, elapsed())
+                        first = False
+                    yield response
+
+        return observed
+
+
+def _describe(
+    context: grpc.aio.ServicerContext[Any, Any], service: str, method: str, *, streaming: bool
+) -> Call:
+    return Call(service, method, principal_of(context), context.peer(), streaming)
+
+
+@contextlib.contextmanager
+def _finishing(
+    call: Call, context: grpc.aio.ServicerContext[Any, Any], observers: Sequence[CallObserver]
+) -> Iterator[Callable[[], float]]:
+    """Times the call and reports the status it ended with; yields the elapsed-time clock."""
+    started = time.perf_counter()
+    code = grpc.StatusCode.UNKNOWN
+    try:
+        yield lambda: time.perf_counter() - started
+        code = _status_code(context, grpc.StatusCode.OK)
+    except (asyncio.CancelledError, GeneratorExit):
+        # The client went away (or the server is stopping) before the call ended.
+        code = grpc.StatusCode.CANCELLED
+        raise
+    except BaseException:
+        # An abort has already put its status on the context.
+        code = _status_code(context, grpc.StatusCode.UNKNOWN)
+        raise
+    finally:
+        seconds = time.perf_counter() - started
+        _notify(observers, lambda observer: observer.finished(call, code, seconds))
+
+
+def _status_code(
+    context: grpc.aio.ServicerContext[Any, Any], default: grpc.StatusCode
+) -> grpc.StatusCode:
+    code = context.code()
+    return code if isinstance(code, grpc.StatusCode) else default
+
+
+def _first_message(observers: Sequence[CallObserver], call: Call, seconds: float) -> None:
+    _notify(observers, lambda observer: observer.first_message(call, seconds))
+
+
+def _notify(observers: Sequence[CallObserver], tell: Callable[[CallObserver], None]) -> None:
+    # Observing a call must never fail it.
+    for observer in observers:
+        try:
+            tell(observer)
+        except Exception:
+            log.exception("call observer %r failed", observer)

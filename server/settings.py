@@ -50,6 +50,13 @@ class Settings:
     shutdown_grace: float = 5.0
     """Seconds in-flight RPCs get to finish on shutdown."""
     log_level: str = "INFO"
+    """Level of the gateway's own loggers (libraries log at WARNING)."""
+    log_format: str = "text"
+    """``text`` (a line for people) or ``json`` (one JSON object per line, for collectors)."""
+    metrics_port: int | None = None
+    """Port of the Prometheus ``/metrics`` endpoint (None: no endpoint; 0: any free port)."""
+    metrics_address: str = "127.0.0.1"
+    """Interface the metrics endpoint listens on."""
 
     @classmethod
     def load(
@@ -99,7 +106,7 @@ def _coerce(name: str, value: Any) -> Any:
     kind = _TYPES[name]
     if kind == "Path":
         return Path(value).expanduser()
-    if kind == "int":
+    if kind in ("int", "int | None"):
         return int(value)
     if kind == "float":
         return float(value)
