@@ -3,7 +3,8 @@
 ``ApiClient`` names each call noun first (``job_get``, ``jobs_list``) and returns the
 generated response messages; it adds the bearer token and a deadline to every call and
 lets ``grpc.RpcError`` through. ``api_errors`` is the one place where such an error becomes
-one of the client's exceptions.
+one of the client's exceptions. ``tls_credentials`` turns PEM certificates (or the file
+named by ``IBMQ_GATEWAY_CA_CERT``) into the channel's TLS credentials.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import random
 import time
 from contextlib import contextmanager
 from importlib import metadata
+from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
 
 import grpc
@@ -36,6 +38,8 @@ if TYPE_CHECKING:
     from ibmq_gateway.v1 import backend_pb2, job_pb2, result_pb2
 
 TOKEN_ENV = "IBMQ_GATEWAY_TOKEN"
+CA_CERT_ENV = "IBMQ_GATEWAY_CA_CERT"
+"""Names a PEM file of root certificates to trust when none are given; it turns TLS on."""
 UNARY_TIMEOUT = 60.0
 """Deadline of every unary call, in seconds, so that a stuck gateway cannot hang a caller."""
 
@@ -61,7 +65,8 @@ class ApiClient:
     Args:
         target: ``host:port`` of the gateway.
         token: Bearer token; ``None`` reads ``IBMQ_GATEWAY_TOKEN``; empty sends none.
-        credentials: TLS credentials; ``None`` opens a plaintext channel.
+        credentials: TLS credentials; ``None`` trusts the file ``IBMQ_GATEWAY_CA_CERT`` names,
+            else opens a plaintext channel.
     """
 
     def __init__(
@@ -71,6 +76,8 @@ class ApiClient:
         credentials: grpc.ChannelCredentials | None = None,
     ) -> None:
         self.target = target
+        if credentials is None:
+            credentials = tls_credentials()
         if credentials is None:
             self._channel = grpc.insecure_channel(target, options=_CHANNEL_OPTIONS)
         else:
@@ -169,6 +176,40 @@ class ApiClient:
             )
         )
         return response
+
+
+def tls_credentials(
+    root_certificates: bytes | None = None,
+    private_key: bytes | None = None,
+    certificate_chain: bytes | None = None,
+) -> grpc.ChannelCredentials | None:
+    """TLS credentials from PEM bytes; None (plaintext) when there is nothing to use.
+
+    Without ``root_certificates`` the client trusts the file ``IBMQ_GATEWAY_CA_CERT`` names,
+    if set, else the system's roots (when a client certificate asks for TLS).
+
+    Raises:
+        ValueError: only one of ``private_key`` and ``certificate_chain`` is given.
+        OSError: the file ``IBMQ_GATEWAY_CA_CERT`` names cannot be read.
+    """
+    if (private_key is None) != (certificate_chain is None):
+        raise ValueError("private_key and certificate_chain go together (mutual TLS needs both)")
+    if root_certificates is None:
+        root_certificates = _ca_from_environment()
+    if root_certificates is None and private_key is None:
+        return None
+    return grpc.ssl_channel_credentials(root_certificates, private_key, certificate_chain)
+
+
+def _ca_from_environment() -> bytes | None:
+    path = os.environ.get(CA_CERT_ENV)
+    if not path:
+        return None
+    try:
+        return Path(path).expanduser().read_bytes()
+    except OSError as err:
+        # Kept an OSError with its file name; the message says where the name came from.
+        raise OSError(err.errno, f"{err.strerror} (from {CA_CERT_ENV})", err.filename) from err
 
 
 def retry_transient(

@@ -5,11 +5,10 @@ from __future__ import annotations
 import warnings
 from typing import TYPE_CHECKING, Any
 
-import grpc
 from qiskit.providers import QiskitBackendNotFoundError
 
 from ibmq_gateway.client._filters import job_filter
-from ibmq_gateway.client._rpc import ApiClient, api_errors
+from ibmq_gateway.client._rpc import ApiClient, api_errors, tls_credentials
 from ibmq_gateway.client.backend import GatewayBackend, RetiredBackend
 from ibmq_gateway.client.exceptions import (
     IBMQBackendApiError,
@@ -43,9 +42,14 @@ class GatewayProvider:
     Args:
         target: ``host:port`` of the gateway.
         token: Bearer token; None reads the ``IBMQ_GATEWAY_TOKEN`` environment variable.
-        root_certificates: PEM root certificates; giving any certificate turns on TLS.
-        private_key: PEM client key, for mutual TLS.
-        certificate_chain: PEM client certificate chain, for mutual TLS.
+        root_certificates: PEM root certificates to trust; giving any certificate turns on
+            TLS. None trusts the PEM file ``IBMQ_GATEWAY_CA_CERT`` names, when set (TLS on).
+        private_key: PEM client key, for mutual TLS (with ``certificate_chain``).
+        certificate_chain: PEM client certificate chain, for mutual TLS (with ``private_key``).
+
+    Raises:
+        ValueError: only one of ``private_key`` and ``certificate_chain`` is given.
+        OSError: the file ``IBMQ_GATEWAY_CA_CERT`` names cannot be read.
     """
 
     def __init__(
@@ -57,11 +61,7 @@ class GatewayProvider:
         private_key: bytes | None = None,
         certificate_chain: bytes | None = None,
     ) -> None:
-        credentials = None
-        if any(pem is not None for pem in (root_certificates, private_key, certificate_chain)):
-            credentials = grpc.ssl_channel_credentials(
-                root_certificates, private_key, certificate_chain
-            )
+        credentials = tls_credentials(root_certificates, private_key, certificate_chain)
         self._api = ApiClient(target, token, credentials)
         self._backends: dict[str, GatewayBackend] | None = None
         self.backend = BackendService(self, self._api)

@@ -9,6 +9,7 @@ import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
+from ibmq_gateway.server import tls
 from ibmq_gateway.server.events import EventBus
 from ibmq_gateway.server.executors.base import Executor
 from ibmq_gateway.server.feeds import Feeds
@@ -73,9 +74,15 @@ class Gateway:
         """Port of the /metrics endpoint, once started (None: no endpoint)."""
 
     async def start(self) -> int:
-        """Opens the store, recovers jobs and starts serving; returns the bound port."""
+        """Opens the store, recovers jobs and starts serving; returns the bound port.
+
+        Raises:
+            TlsFileError: a TLS file in the settings cannot be read or is wrong.
+        """
         import asyncio
 
+        # Wrong TLS files fail the start before anything is opened or recovered.
+        credentials = tls.server_credentials(self.settings)
         loop = asyncio.get_running_loop()
         self.bus.bind(loop)
         await self._open_store()
@@ -84,12 +91,12 @@ class Gateway:
         await self.manager.start()
         self.metrics.follow(loop, self.manager, self.bus)
         self._server = self._build_server()
-        self.port = self._server.add_insecure_port(self.settings.address)
+        self.port = self._bind(self._server, credentials)
         # Metrics first: whoever finds the gateway serving finds its metrics too.
         self._serve_metrics()
         await self._server.start()
         await self._set_serving(health_pb2.HealthCheckResponse.SERVING)
-        log.info("gateway listening on %s", self.address)
+        log.info("gateway listening on %s (%s)", self.address, tls.transport(self.settings))
         return self.port
 
     @property
@@ -136,6 +143,11 @@ class Gateway:
         address, port = self.settings.metrics_address, self.settings.metrics_port
         self.metrics_port = self.metrics.serve(address, port)
         log.info("metrics on http://%s:%d/metrics", address, self.metrics_port)
+
+    def _bind(self, server: grpc.aio.Server, credentials: grpc.ServerCredentials | None) -> int:
+        if credentials is None:
+            return server.add_insecure_port(self.settings.address)
+        return server.add_secure_port(self.settings.address, credentials)
 
     def _build_server(self) -> grpc.aio.Server:
         # The observer goes first, so it sees the status ErrorInterceptor mapped.

@@ -57,6 +57,16 @@ class Settings:
     """Port of the Prometheus ``/metrics`` endpoint (None: no endpoint; 0: any free port)."""
     metrics_address: str = "127.0.0.1"
     """Interface the metrics endpoint listens on."""
+    tls_cert: Path | None = None
+    """PEM certificate chain of the gateway's port (None: plaintext); needs ``tls_key``."""
+    tls_key: Path | None = None
+    """PEM private key (unencrypted) of ``tls_cert``."""
+    tls_client_ca: Path | None = None
+    """PEM bundle of the CAs whose client certificates are accepted (mutual TLS; None: none
+    asked for); needs ``tls_cert``."""
+
+    def __post_init__(self) -> None:
+        _check_tls(self)
 
     @classmethod
     def load(
@@ -65,7 +75,11 @@ class Settings:
         environ: Mapping[str, str] | None = None,
         config_file: Path | None = None,
     ) -> Settings:
-        """Merges the sources (flags > environment > file > defaults) into settings."""
+        """Merges the sources (flags > environment > file > defaults) into settings.
+
+        Raises:
+            ValueError: an unknown setting, a value of the wrong type, or half a TLS setup.
+        """
         values: dict[str, Any] = _read_file(config_file) if config_file else {}
         values.update(_read_environ(os.environ if environ is None else environ))
         values.update({k: v for k, v in (flags or {}).items() if v is not None})
@@ -82,6 +96,16 @@ class Settings:
     def database(self) -> Path:
         """The SQLite file."""
         return self.state_dir / "gateway.sqlite3"
+
+
+def _check_tls(settings: Settings) -> None:
+    """Refuses half a TLS configuration, which would otherwise serve plaintext silently."""
+    if settings.tls_cert is not None and settings.tls_key is None:
+        raise ValueError("tls_cert is set but tls_key is not: TLS needs both")
+    if settings.tls_key is not None and settings.tls_cert is None:
+        raise ValueError("tls_key is set but tls_cert is not: TLS needs both")
+    if settings.tls_client_ca is not None and settings.tls_cert is None:
+        raise ValueError("tls_client_ca (mutual TLS) needs tls_cert and tls_key")
 
 
 def _read_file(path: Path) -> dict[str, Any]:
@@ -106,6 +130,9 @@ def _coerce(name: str, value: Any) -> Any:
     kind = _TYPES[name]
     if kind == "Path":
         return Path(value).expanduser()
+    if kind == "Path | None":
+        # An empty variable (``IBMQ_GATEWAY_TLS_CERT=``) unsets the file, as in compose files.
+        return Path(value).expanduser() if str(value) else None
     if kind in ("int", "int | None"):
         return int(value)
     if kind == "float":
