@@ -23,7 +23,7 @@ from pathlib import Path
 import grpc
 from qiskit import QuantumCircuit, qpy, transpile
 from qiskit_aer import AerSimulator
-from shared import positive
+from shared import BENCH_TOKEN, loopback_credentials, positive
 
 from ibmq_gateway.server.embedded import EmbeddedGateway
 from ibmq_gateway.server.settings import Settings
@@ -152,8 +152,17 @@ def summary(name: str, values: list[float]) -> str:
 def measure_gateway(circuit_qpy: bytes, args: argparse.Namespace) -> list[GatewayRun]:
     with tempfile.TemporaryDirectory(prefix="bell-bench-") as state_dir:
         # No fake devices: the catalogue of IBM fake devices takes seconds to build.
-        settings = Settings(address="127.0.0.1:0", state_dir=Path(state_dir), fake_devices=())
-        with EmbeddedGateway(settings) as gateway, grpc.insecure_channel(gateway.address) as ch:
+        settings = Settings(
+            address="127.0.0.1:0",
+            state_dir=Path(state_dir),
+            fake_devices=(),
+            bootstrap_token=BENCH_TOKEN,
+        )
+        credentials = loopback_credentials()
+        with (
+            EmbeddedGateway(settings) as gateway,
+            grpc.secure_channel(gateway.address, credentials) as ch,
+        ):
             stub = job_service_pb2_grpc.JobServiceStub(ch)
             # The first job also pays for starting the simulator's worker process.
             for _ in range(args.warmup):

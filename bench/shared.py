@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 
+import grpc
+
 BELL_QASM3 = """OPENQASM 3.0;
 include "stdgates.inc";
 qubit[2] q;
@@ -20,3 +22,14 @@ def positive(text: str) -> int:
     if value < 1:
         raise argparse.ArgumentTypeError(f"must be at least 1, not {value}")
     return value
+
+
+# The benchmarks' gateways start with this admin token (bootstrap_token).
+BENCH_TOKEN = "igw_bench-admin-token"
+
+
+def loopback_credentials(token: str = BENCH_TOKEN) -> grpc.ChannelCredentials:
+    """Plaintext to a loopback gateway, with ``authorization: Bearer <token>`` on each call."""
+    return grpc.composite_channel_credentials(
+        grpc.local_channel_credentials(), grpc.access_token_call_credentials(token)
+    )

@@ -32,7 +32,7 @@ from typing import TYPE_CHECKING, Any
 import grpc
 import grpc.aio
 from qiskit import QuantumCircuit, qpy
-from shared import BELL_QASM3, positive
+from shared import BELL_QASM3, BENCH_TOKEN, loopback_credentials, positive
 
 from ibmq_gateway.server.embedded import EmbeddedGateway
 from ibmq_gateway.server.settings import Settings
@@ -164,7 +164,7 @@ def open_channel(address: str, index: int) -> grpc.aio.Channel:
     # between channels with equal arguments (the global subchannel pool), so each channel
     # gets a local pool, and so its own TCP connection.
     options = [("grpc.use_local_subchannel_pool", 1), ("bench.channel_index", index)]
-    return grpc.aio.insecure_channel(address, options=options)
+    return grpc.aio.secure_channel(address, loopback_credentials(), options=options)
 
 
 async def watch_one(
@@ -327,7 +327,7 @@ def run(args: argparse.Namespace, embedded: EmbeddedGateway, phase: Phase) -> di
     """Runs the scenario against a started gateway; returns the watcher process's report."""
     assert embedded.gateway is not None
     gateway = embedded.gateway
-    with grpc.insecure_channel(embedded.address) as channel:
+    with grpc.secure_channel(embedded.address, loopback_credentials()) as channel:
         stub = job_service_pb2_grpc.JobServiceStub(channel)
         bell = job_pb2.Circuit(qasm3=BELL_QASM3)
         # Starts the simulator's worker process, so that no measured job pays for it.
@@ -439,7 +439,11 @@ def main() -> None:
     phase = Phase()
     with tempfile.TemporaryDirectory(prefix="watch-bench-") as state_dir:
         settings = Settings(
-            address="127.0.0.1:0", state_dir=Path(state_dir), fake_devices=(), concurrency=1
+            address="127.0.0.1:0",
+            state_dir=Path(state_dir),
+            fake_devices=(),
+            concurrency=1,
+            bootstrap_token=BENCH_TOKEN,
         )
         with EmbeddedGateway(settings) as embedded:
             report = run(args, embedded, phase)

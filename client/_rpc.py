@@ -38,6 +38,7 @@ if TYPE_CHECKING:
     from ibmq_gateway.v1 import backend_pb2, job_pb2, result_pb2
 
 TOKEN_ENV = "IBMQ_GATEWAY_TOKEN"
+TOKEN_FILE_ENV = "IBMQ_GATEWAY_TOKEN_FILE"
 CA_CERT_ENV = "IBMQ_GATEWAY_CA_CERT"
 """Names a PEM file of root certificates to trust when none are given; it turns TLS on."""
 UNARY_TIMEOUT = 60.0
@@ -59,12 +60,33 @@ def client_version() -> str:
         return "unknown"
 
 
+def resolve_token(token: str | None) -> str:
+    """The token to send: the one given, else ``IBMQ_GATEWAY_TOKEN``, else the file that
+    ``IBMQ_GATEWAY_TOKEN_FILE`` names, else a local gateway's admin token file (the one a
+    gateway on this machine's default state directory writes when it has no users).
+    """
+    if token is not None:
+        return token
+    if os.environ.get(TOKEN_ENV):
+        return os.environ[TOKEN_ENV]
+    named = os.environ.get(TOKEN_FILE_ENV)
+    path = Path(named).expanduser() if named else _local_admin_token_file()
+    if named or path.is_file():
+        return path.read_text().strip()
+    return ""
+
+
+def _local_admin_token_file() -> Path:
+    state = os.environ.get("XDG_STATE_HOME") or Path.home() / ".local" / "state"
+    return Path(state) / "ibmq-gateway" / "admin.token"
+
+
 class ApiClient:
     """The gateway's RPCs over one channel.
 
     Args:
         target: ``host:port`` of the gateway.
-        token: Bearer token; ``None`` reads ``IBMQ_GATEWAY_TOKEN``; empty sends none.
+        token: Bearer token; ``None`` looks for one (see ``resolve_token``); empty sends none.
         credentials: TLS credentials; ``None`` trusts the file ``IBMQ_GATEWAY_CA_CERT`` names,
             else opens a plaintext channel.
     """
@@ -82,7 +104,7 @@ class ApiClient:
             self._channel = grpc.insecure_channel(target, options=_CHANNEL_OPTIONS)
         else:
             self._channel = grpc.secure_channel(target, credentials, options=_CHANNEL_OPTIONS)
-        token = os.environ.get(TOKEN_ENV) if token is None else token
+        token = resolve_token(token)
         self._metadata = (("authorization", f"Bearer {token}"),) if token else ()
         # The generated stubs are untyped; each method below types its response.
         self._jobs = job_service_pb2_grpc.JobServiceStub(self._channel)  # type: ignore[no-untyped-call]

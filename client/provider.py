@@ -41,7 +41,8 @@ class GatewayProvider:
 
     Args:
         target: ``host:port`` of the gateway.
-        token: Bearer token; None reads the ``IBMQ_GATEWAY_TOKEN`` environment variable.
+        token: Bearer token; None: ``IBMQ_GATEWAY_TOKEN``, then ``IBMQ_GATEWAY_TOKEN_FILE``,
+            then the local gateway's admin token file.
         root_certificates: PEM root certificates to trust; giving any certificate turns on
             TLS. None trusts the PEM file ``IBMQ_GATEWAY_CA_CERT`` names, when set (TLS on).
         private_key: PEM client key, for mutual TLS (with ``certificate_chain``).

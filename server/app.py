@@ -10,6 +10,7 @@ from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
 from ibmq_gateway.server import tls
+from ibmq_gateway.server.auth import AuthInterceptor, ensure_admin
 from ibmq_gateway.server.events import EventBus
 from ibmq_gateway.server.executors.base import Executor
 from ibmq_gateway.server.feeds import Feeds
@@ -129,6 +130,7 @@ class Gateway:
         self.settings.state_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
         self.store = SqliteJobStore(self.settings.database, on_commit=self._committed)
         await self.store.open()
+        await ensure_admin(self.store, self.settings.state_dir, self.settings.bootstrap_token)
         # Before the manager starts, nothing changes jobs: the tally starts exact.
         self.metrics.jobs.seed(await self.store.jobs_in_states(ACTIVE_STATES))
 
@@ -153,7 +155,9 @@ class Gateway:
         # The observer goes first, so it sees the status ErrorInterceptor mapped.
         observing = ObservingInterceptor([self.metrics.rpcs, RpcLog()])
         server = grpc.aio.server(
-            interceptors=[observing, ErrorInterceptor()], options=_SERVER_OPTIONS
+            # Outermost first: errors from authentication reach ErrorInterceptor as well.
+            interceptors=[observing, ErrorInterceptor(), AuthInterceptor(self.store)],
+            options=_SERVER_OPTIONS,
         )
         feeds = _feeds(self)
         job_service_pb2_grpc.add_JobServiceServicer_to_server(  # type: ignore[no-untyped-call]

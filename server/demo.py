@@ -13,6 +13,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from ibmq_gateway.server.auth import ADMIN_TOKEN_FILE
 from ibmq_gateway.server.embedded import EmbeddedGateway
 from ibmq_gateway.server.settings import Settings
 
@@ -43,6 +44,11 @@ def run_demo(settings: Settings, backend: str = "aer_simulator") -> int:
             print(f"{_now()}  {job.status().name}")
             print("counts:", dict(sorted(job.result().get_counts().items())))
     return 0
+
+
+def _admin_token(state_dir: Path) -> str:
+    """The token the fresh gateway made for its first admin."""
+    return (state_dir / ADMIN_TOKEN_FILE).read_text().strip()
 
 
 def _print_status(job_id: str, status: Any, job: Any, queue_info: Any = None) -> None:

@@ -5,6 +5,8 @@ Hierarchy::
     GatewayError
     ├── InvalidArgumentError       INVALID_ARGUMENT   (BadRequest field violations)
     │   └── RequestIdReusedError   INVALID_ARGUMENT   reason REQUEST_ID_REUSED
+    ├── UnauthenticatedError       UNAUTHENTICATED
+    ├── PermissionDeniedError      PERMISSION_DENIED
     ├── NotFoundError              NOT_FOUND
     ├── FailedPreconditionError    FAILED_PRECONDITION
     ├── ResumeTokenExpiredError    OUT_OF_RANGE
@@ -90,6 +92,18 @@ class RequestIdReusedError(InvalidArgumentError):
             [FieldViolation("request_id", "reused with a different payload")],
             reason="REQUEST_ID_REUSED",
         )
+
+
+class UnauthenticatedError(GatewayError):
+    """The call carries no valid bearer token."""
+
+    code = grpc.StatusCode.UNAUTHENTICATED
+
+
+class PermissionDeniedError(GatewayError):
+    """The caller may see the resource but not do this to it."""
+
+    code = grpc.StatusCode.PERMISSION_DENIED
 
 
 class NotFoundError(GatewayError):

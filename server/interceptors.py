@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
@@ -17,8 +18,8 @@ from typing import TYPE_CHECKING, Any, Protocol, cast
 import grpc
 from grpc_status import rpc_status
 
+from ibmq_gateway.server.auth import current_principal
 from ibmq_gateway.server.errors import GatewayError, status_for
-from ibmq_gateway.server.service import LOCAL_OWNER
 
 log = logging.getLogger(__name__)
 
@@ -53,6 +54,10 @@ class ErrorInterceptor(_Interceptor):
         if handlers.unary_stream is not None:
             return cast(
                 "_Handler", handlers._replace(unary_stream=_guard_stream(handlers.unary_stream))
+            )
+        if handlers.stream_stream is not None:  # server reflection: same shape as a stream
+            return cast(
+                "_Handler", handlers._replace(stream_stream=_guard_stream(handlers.stream_stream))
             )
         return handler
 
@@ -128,9 +133,10 @@ class CallObserver(Protocol):
         """The call ended with ``code`` after ``seconds``."""
 
 
-def principal_of(context: grpc.aio.ServicerContext[Any, Any]) -> str:
-    """Who is calling; the one place the auth interceptor's principal will be read from."""
-    return LOCAL_OWNER
+def principal_of() -> str:
+    """Who is calling, as far as authentication got ("-" before or without it)."""
+    user = current_principal.get()
+    return user.name if user is not None else "-"
 
 
 class ObservingInterceptor(_Interceptor):
@@ -189,7 +195,8 @@ class ObservingInterceptor(_Interceptor):
 def _describe(
     context: grpc.aio.ServicerContext[Any, Any], service: str, method: str, *, streaming: bool
 ) -> Call:
-    return Call(service, method, principal_of(context), context.peer(), streaming)
+    # The principal is filled in when the call is reported: authentication runs inside.
+    return Call(service, method, "-", context.peer(), streaming)
 
 
 @contextlib.contextmanager
@@ -212,7 +219,8 @@ def _finishing(
         raise
     finally:
         seconds = time.perf_counter() - started
-        _notify(observers, lambda observer: observer.finished(call, code, seconds))
+        known = dataclasses.replace(call, principal=principal_of())
+        _notify(observers, lambda observer: observer.finished(known, code, seconds))
 
 
 def _status_code(
@@ -223,7 +231,8 @@ def _status_code(
 
 
 def _first_message(observers: Sequence[CallObserver], call: Call, seconds: float) -> None:
-    _notify(observers, lambda observer: observer.first_message(call, seconds))
+    known = dataclasses.replace(call, principal=principal_of())
+    _notify(observers, lambda observer: observer.first_message(known, seconds))
 
 
 def _notify(observers: Sequence[CallObserver], tell: Callable[[CallObserver], None]) -> None:

@@ -171,3 +171,25 @@ class RequestKey:
     request_id: str
     fingerprint: str
     """A digest of the request's payload."""
+
+
+@dataclass(frozen=True)
+class User:
+    """A person or program the gateway knows, and where it sits in the team's tree.
+
+    Hub, group and project are IBM Quantum's levels; share levels compare them.
+    """
+
+    name: str
+    hub: str
+    group: str
+    project: str
+    created: datetime
+    admin: bool = False
+    revoked: datetime | None = None
+    """When the user's token stopped working, if it did."""
+
+    @property
+    def active(self) -> bool:
+        """Whether the user's token still works."""
+        return self.revoked is None

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any, TypeVar, cast
 from google.protobuf import duration_pb2
 
 from ibmq_gateway.server import convert, tokens
+from ibmq_gateway.server.auth import principal
 from ibmq_gateway.server.errors import FieldViolation, InvalidArgumentError
 from ibmq_gateway.server.results import document_to_proto
 from ibmq_gateway.server.store import PageCursor
@@ -33,8 +34,6 @@ _Response = TypeVar(
     "_Response", job_service_pb2.WatchJobResponse, job_service_pb2.WatchJobsResponse
 )
 
-# Until per-user tokens exist, every caller is the same local user.
-LOCAL_OWNER = "local"
 DEFAULT_PAGE_SIZE = 50
 MAX_PAGE_SIZE = 500
 MIN_HEARTBEAT, MAX_HEARTBEAT = 1.0, 60.0
@@ -52,7 +51,8 @@ class JobService(job_service_pb2_grpc.JobServiceServicer):
     async def SubmitJob(
         self, request: job_service_pb2.SubmitJobRequest, context: Context
     ) -> job_service_pb2.SubmitJobResponse:
-        job, deduplicated = await self._manager.submit(convert.submission(request), LOCAL_OWNER)
+        owner = principal().name
+        job, deduplicated = await self._manager.submit(convert.submission(request), owner)
         return job_service_pb2.SubmitJobResponse(
             job=convert.job_message(job),
             deduplicated=deduplicated,

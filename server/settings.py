@@ -64,6 +64,9 @@ class Settings:
     tls_client_ca: Path | None = None
     """PEM bundle of the CAs whose client certificates are accepted (mutual TLS; None: none
     asked for); needs ``tls_cert``."""
+    bootstrap_token: str | None = field(default=None, repr=False)
+    """The first admin's token when the gateway starts with no users (else a random one);
+    either way it is written to ``admin.token`` in the state directory."""
 
     def __post_init__(self) -> None:
         _check_tls(self)

@@ -11,6 +11,9 @@ import pytest
 from ibmq_gateway.server.embedded import EmbeddedGateway
 from ibmq_gateway.server.settings import Settings
 
+# The first admin's token of every test gateway; clients find it in IBMQ_GATEWAY_TOKEN.
+TEST_TOKEN = "igw_test-admin-token"
+
 # The devices the suite runs on: small ones, and one 127-qubit device.
 TEST_FAKE_DEVICES = ("fake_manila", "fake_brisbane")
 
@@ -23,8 +26,16 @@ def gateway_settings(state_dir: Path, **overrides: object) -> Settings:
         concurrency=1,
         fake_devices=TEST_FAKE_DEVICES,
         heartbeat_interval=1.0,
+        bootstrap_token=TEST_TOKEN,
     )
     return dataclasses.replace(base, **overrides)  # type: ignore[arg-type]
+
+
+@pytest.fixture(autouse=True)
+def _test_token(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Clients (and ``serve`` processes the tests start) use the test admin token."""
+    monkeypatch.setenv("IBMQ_GATEWAY_TOKEN", TEST_TOKEN)
+    monkeypatch.setenv("IBMQ_GATEWAY_BOOTSTRAP_TOKEN", TEST_TOKEN)
 
 
 @pytest.fixture

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import os
 from dataclasses import dataclass
 from typing import Any
 
@@ -79,9 +80,20 @@ class Stubs:
         self.channel.close()
 
 
-def connect(address: str) -> Stubs:
-    """Stubs for the gateway at ``address``."""
-    channel = grpc.insecure_channel(address)
+def connect(address: str, token: str | None = None) -> Stubs:
+    """Stubs for the gateway at ``address``, sending ``token`` (default: the test token).
+
+    An empty ``token`` sends none.
+    """
+    token = os.environ.get("IBMQ_GATEWAY_TOKEN", "") if token is None else token
+    if not token:
+        channel = grpc.insecure_channel(address)
+    else:
+        # Plaintext to loopback, with "authorization: Bearer <token>" on every call.
+        credentials = grpc.composite_channel_credentials(
+            grpc.local_channel_credentials(), grpc.access_token_call_credentials(token)
+        )
+        channel = grpc.secure_channel(address, credentials)
     return Stubs(
         channel,
         job_service_pb2_grpc.JobServiceStub(channel),

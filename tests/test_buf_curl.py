@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -23,6 +24,11 @@ def buf_curl(address: str, method: str, request: dict[str, Any]) -> Any:
             "--protocol",
             "grpc",
             "--http2-prior-knowledge",
+            "-H",
+            f"authorization: Bearer {os.environ['IBMQ_GATEWAY_TOKEN']}",
+            # Reflection needs the token as well: send the same headers with it.
+            "--reflect-header",
+            "*",
             "--data",
             json.dumps(request),
             f"http://{address}/ibmq_gateway.v1.{method}",

@@ -5,6 +5,7 @@
 //   node client.js [ADDRESS] [BACKEND]
 //
 // ADDRESS defaults to $IBMQ_GATEWAY_ADDRESS, else 127.0.0.1:50051; BACKEND to aer_simulator.
+// The gateway's token comes from $IBMQ_GATEWAY_TOKEN (see the repository's README).
 'use strict';
 
 const crypto = require('node:crypto');
@@ -15,6 +16,12 @@ const protoLoader = require('@grpc/proto-loader');
 const address = process.argv[2] || process.env.IBMQ_GATEWAY_ADDRESS || '127.0.0.1:50051';
 const backend = process.argv[3] || 'aer_simulator';
 const SHOTS = 1024;
+
+// Every call carries the caller's token; only the gateway's health check answers without.
+const metadata = new grpc.Metadata();
+if (process.env.IBMQ_GATEWAY_TOKEN) {
+  metadata.set('authorization', `Bearer ${process.env.IBMQ_GATEWAY_TOKEN}`);
+}
 
 const BELL_QASM3 = `OPENQASM 3.0;
 include "stdgates.inc";
@@ -51,7 +58,7 @@ const deadline = (seconds) => new Date(Date.now() + seconds * 1000);
 // The callback API of grpc-js, as promises, so that the steps read top to bottom.
 function call(client, method, request) {
   return new Promise((resolve, reject) => {
-    client[method](request, { deadline: deadline(UNARY_SECONDS) }, (error, response) => {
+    client[method](request, metadata, { deadline: deadline(UNARY_SECONDS) }, (error, response) => {
       if (error) reject(rpcError(method, error));
       else resolve(response);
     });
@@ -83,6 +90,7 @@ function followJob(jobs, jobId, resumeToken, lastJob) {
     let last = lastJob;
     const stream = jobs.WatchJob(
       { job_id: jobId, resume_token: resumeToken },
+      metadata,
       { deadline: deadline(WATCH_SECONDS) },
     );
     stream.on('data', (message) => {

@@ -3,6 +3,7 @@
 from ibmq_gateway.server.store.base import (
     Change,
     DuplicateRequestError,
+    DuplicateUserError,
     JobStore,
     PageCursor,
     StaleJobError,
@@ -12,6 +13,7 @@ from ibmq_gateway.server.store.base import (
 __all__ = [
     "Change",
     "DuplicateRequestError",
+    "DuplicateUserError",
     "JobStore",
     "PageCursor",
     "StaleJobError",

@@ -18,6 +18,7 @@ from ibmq_gateway.server.model import (
     JobEvent,
     JobQuery,
     RequestKey,
+    User,
 )
 from ibmq_gateway.server.states import JobState
 
@@ -37,6 +38,10 @@ class DuplicateRequestError(StoreError):
         super().__init__(f"request {existing.request_id!r} already made job {job_id}")
         self.existing = existing
         self.job_id = job_id
+
+
+class DuplicateUserError(StoreError):
+    """A user with this name exists already."""
 
 
 @dataclass(frozen=True)
@@ -151,3 +156,20 @@ class JobStore(Protocol):
 
         Returns how many were deleted.
         """
+
+    async def add_user(self, user: User, token_hash: str) -> None:
+        """Stores a user with the digest of their token.
+
+        Raises:
+            DuplicateUserError: the name is taken (revoked users keep theirs); nothing is
+                written.
+        """
+
+    async def user_by_token(self, token_hash: str) -> User | None:
+        """The user whose token has this digest (revoked ones too), or None."""
+
+    async def list_users(self) -> list[User]:
+        """Every user, by name."""
+
+    async def revoke_user(self, name: str, at: datetime) -> bool:
+        """Stops a user's token from working; False if no such active user."""

@@ -11,8 +11,8 @@ from ibmq_gateway.client import GatewayBackend, GatewayProvider
 
 @pytest.fixture
 def provider(gateway) -> Iterator[GatewayProvider]:
-    """A provider connected to the test gateway (no token: the gateway runs open)."""
-    with GatewayProvider(gateway.address, token="") as connected:
+    """A provider connected to the test gateway, with the test admin token (from the env)."""
+    with GatewayProvider(gateway.address) as connected:
         yield connected
 
 

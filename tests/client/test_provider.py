@@ -64,7 +64,7 @@ def test_properties_of_a_device_and_of_an_ideal_simulator(manila, sim):
 
 
 def test_a_closed_provider_fails_with_api_errors(gateway):
-    provider = GatewayProvider(gateway.address, token="")
+    provider = GatewayProvider(gateway.address)
     provider.close()
     with pytest.raises(ValueError):  # grpc refuses calls on a closed channel
         provider.backends()

@@ -19,7 +19,7 @@ pytestmark = pytest.mark.slow  # jobs that keep a backend busy for seconds
 def short_streams(tmp_path):
     """A gateway that closes every stream after half a second (as at its maximum age)."""
     settings = gateway_settings(tmp_path / "state", max_stream_age=0.5, heartbeat_interval=0.2)
-    with EmbeddedGateway(settings) as running, GatewayProvider(running.address, "") as provider:
+    with EmbeddedGateway(settings) as running, GatewayProvider(running.address) as provider:
         yield provider
 
 

@@ -19,11 +19,11 @@ import pytest
 from ibmq_gateway.server.logs import RPC_LOGGER, JsonFormatter, configure_logging
 from ibmq_gateway.server.settings import Settings
 from ibmq_gateway.v1 import job_pb2, job_service_pb2
+from tests.conftest import TEST_TOKEN
 from tests.helpers import BELL_QASM3, connect, states_until_final, submit
 
 # Text only the request carries: if it shows up in a log line, the request leaked.
 PRIVATE_CIRCUIT = BELL_QASM3 + "// private-circuit-marker\n"
-PRIVATE_TOKEN = "Bearer private-token-marker"
 
 
 @pytest.fixture
@@ -72,7 +72,7 @@ def _submit_private(stubs) -> job_pb2.Job:
     request = job_service_pb2.SubmitJobRequest(
         backend="aer_simulator", circuits=[job_pb2.Circuit(qasm3=PRIVATE_CIRCUIT)]
     )
-    response = stubs.jobs.SubmitJob(request, metadata=[("authorization", PRIVATE_TOKEN)])
+    response = stubs.jobs.SubmitJob(request)
     job: job_pb2.Job = response.job
     return job
 
@@ -95,10 +95,11 @@ def test_every_rpc_is_one_json_line_without_the_request(stubs, captured):
     for line in rpcs:
         assert line["level"] == "INFO"
         assert line["service"] == "ibmq_gateway.v1.JobService"
-        assert line["principal"] == "local"
+        assert line["principal"] == "admin"
         assert isinstance(line["duration_ms"], float) and line["duration_ms"] >= 0
     assert "private-circuit-marker" not in captured.getvalue()
-    assert "private-token-marker" not in captured.getvalue()
+    # Every call of the test stubs carried the admin's bearer token.
+    assert TEST_TOKEN not in captured.getvalue()
 
 
 def test_json_formatter_writes_time_level_logger_message_and_extras():

@@ -15,6 +15,7 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
 
 from ibmq_gateway.v1 import job_pb2, job_service_pb2
+from tests.conftest import TEST_TOKEN
 from tests.helpers import connect, slow_job_circuit, submit, wait_final, watch
 
 
@@ -74,14 +75,16 @@ def serve():
 def test_serve_answers_health_and_reflection_and_stops_on_sigterm(serve, tmp_path):
     served = serve(tmp_path / "state", _free_port())
     channel = grpc.insecure_channel(served.address)
+    # Health answers anyone (probes hold no token); reflection needs a token like the rest.
     check = health_pb2_grpc.HealthStub(channel).Check(health_pb2.HealthCheckRequest(service=""))
     assert check.status == health_pb2.HealthCheckResponse.SERVING
     reflection = reflection_pb2_grpc.ServerReflectionStub(channel)
-    answer = next(
-        reflection.ServerReflectionInfo(
-            iter([reflection_pb2.ServerReflectionRequest(list_services="")])
-        )
-    )
+    listing = [reflection_pb2.ServerReflectionRequest(list_services="")]
+    with pytest.raises(grpc.RpcError) as refused:
+        next(reflection.ServerReflectionInfo(iter(listing)))
+    assert refused.value.code() == grpc.StatusCode.UNAUTHENTICATED
+    bearer = [("authorization", f"Bearer {TEST_TOKEN}")]
+    answer = next(reflection.ServerReflectionInfo(iter(listing), metadata=bearer))
     names = {service.name for service in answer.list_services_response.service}
     assert {
         "ibmq_gateway.v1.JobService",

@@ -1,0 +1,62 @@
+"""The users part of the ``JobStore`` contract, run against every implementation."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+
+from ibmq_gateway.server.model import User
+from ibmq_gateway.server.store import DuplicateUserError, JobStore
+from tests.store.conftest import MakeStore
+
+T0 = datetime(2025, 3, 1, 12, 0, tzinfo=UTC)
+
+
+def make_user(name: str, **fields: object) -> User:
+    values: dict[str, object] = {"hub": "h", "group": "g", "project": "p", "created": T0}
+    return User(name=name, **{**values, **fields})  # type: ignore[arg-type]
+
+
+async def test_a_user_is_found_by_their_token_digest(store: JobStore) -> None:
+    alice = make_user("alice", admin=True)
+    await store.add_user(alice, "digest-a")
+    assert await store.user_by_token("digest-a") == alice
+    assert await store.user_by_token("digest-b") is None
+
+
+async def test_names_are_unique_and_a_duplicate_writes_nothing(store: JobStore) -> None:
+    await store.add_user(make_user("alice"), "digest-a")
+    with pytest.raises(DuplicateUserError):
+        await store.add_user(make_user("alice", hub="other"), "digest-b")
+    assert await store.user_by_token("digest-b") is None
+    assert [user.hub for user in await store.list_users()] == ["h"]
+
+
+async def test_users_are_listed_by_name(store: JobStore) -> None:
+    for name in ("carol", "alice", "bob"):
+        await store.add_user(make_user(name), f"digest-{name}")
+    assert [user.name for user in await store.list_users()] == ["alice", "bob", "carol"]
+
+
+async def test_a_revoked_user_keeps_their_record(store: JobStore) -> None:
+    await store.add_user(make_user("alice"), "digest-a")
+    later = datetime(2025, 3, 2, tzinfo=UTC)
+    assert await store.revoke_user("alice", later)
+    assert not await store.revoke_user("alice", later)
+    assert not await store.revoke_user("nobody", later)
+    revoked = await store.user_by_token("digest-a")
+    assert revoked is not None and revoked.revoked == later and not revoked.active
+
+
+async def test_users_survive_a_reopen(make_store: MakeStore, backend) -> None:
+    if not backend.durable:
+        pytest.skip("this store keeps nothing after close")
+    first = make_store()
+    await first.open()
+    await first.add_user(make_user("alice"), "digest-a")
+    await first.close()
+    second = make_store()
+    await second.open()
+    assert [user.name for user in await second.list_users()] == ["alice"]
+    await second.close()
