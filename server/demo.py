@@ -25,10 +25,18 @@ def run_demo(settings: Settings, backend: str = "aer_simulator") -> int:
     from ibmq_gateway.client import GatewayProvider
 
     with tempfile.TemporaryDirectory(prefix="ibmq-gateway-demo-") as state:
-        demo_settings = dataclasses.replace(settings, address="127.0.0.1:0", state_dir=Path(state))
+        # The demo's own gateway is private to it: loopback, plaintext, fresh state.
+        demo_settings = dataclasses.replace(
+            settings,
+            address="127.0.0.1:0",
+            state_dir=Path(state),
+            tls_cert=None,
+            tls_key=None,
+            tls_client_ca=None,
+        )
         with (
             EmbeddedGateway(demo_settings) as gateway,
-            GatewayProvider(gateway.address) as provider,
+            GatewayProvider(gateway.address, token=_admin_token(Path(state))) as provider,
         ):
             print(f"gateway listening on {gateway.address} (embedded defaults, state in {state})")
             device = provider.get_backend(backend)

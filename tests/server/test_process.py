@@ -152,3 +152,22 @@ def test_bad_environment_fails_with_a_message(tmp_path):
         env=environ,
     )
     assert outcome.returncode == 2 and "many" in outcome.stderr
+
+
+def test_the_demo_runs_a_bell_job_end_to_end(tmp_path):
+    # The README's first command, with no token in the environment: the demo's gateway
+    # makes its own admin and the demo uses that token.
+    environ = {k: v for k, v in os.environ.items() if not k.startswith("IBMQ_GATEWAY_")}
+    outcome = subprocess.run(
+        [sys.executable, "-m", "ibmq_gateway.server.cli", "demo"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**environ, "IBMQ_GATEWAY_FAKE_DEVICES": ""},
+        check=False,
+    )
+    assert outcome.returncode == 0, outcome.stdout + outcome.stderr
+    lines = outcome.stdout.splitlines()
+    assert any(line.endswith("DONE") for line in lines)
+    counts = next(line for line in lines if line.startswith("counts:"))
+    assert "'00'" in counts and "'11'" in counts and "'01'" not in counts
