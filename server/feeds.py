@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from ibmq_gateway.server import tokens
 from ibmq_gateway.server.errors import SlowConsumerError, UnavailableError, job_not_found
 from ibmq_gateway.server.events import EventBus, Subscription
-from ibmq_gateway.server.model import JobEvent, JobQuery
+from ibmq_gateway.server.model import JobEvent, JobQuery, User
 from ibmq_gateway.server.states import ACTIVE_STATES
 from ibmq_gateway.server.store import JobStore
 
@@ -57,7 +57,9 @@ class Feeds:
         """The resume token for the end of the log as it stands now."""
         return self.token(await self._store.latest_revision())
 
-    async def job(self, job_id: str, token: str, heartbeat: float) -> AsyncIterator[FeedItem]:
+    async def job(
+        self, job_id: str, token: str, heartbeat: float, viewer: User | None = None
+    ) -> AsyncIterator[FeedItem]:
         """One job's events: its current state (or what followed ``token``), then changes.
 
         Ends after the job's final event.
@@ -68,7 +70,7 @@ class Feeds:
         """
         subscription = self._bus.subscribe(job_id=job_id)
         try:
-            backlog, last = await self._job_backlog(job_id, token)
+            backlog, last = await self._job_backlog(job_id, token, viewer)
             for event in backlog:
                 last = event.revision
                 yield self._item(event)
@@ -102,15 +104,22 @@ class Feeds:
         finally:
             subscription.close()
 
-    async def _job_backlog(self, job_id: str, token: str) -> tuple[list[JobEvent], int]:
-        """What to send before going live, and the revision the live part continues from."""
+    async def _job_backlog(
+        self, job_id: str, token: str, viewer: User | None
+    ) -> tuple[list[JobEvent], int]:
+        """What to send before going live, and the revision the live part continues from.
+
+        A job ``viewer`` may not see is not found. Who may see a job never changes after
+        it is submitted, so checking once, here, covers the whole stream.
+        """
+        current = await self._store.get_job(job_id)
+        if current is None or (viewer is not None and not viewer.can_see(current)):
+            raise job_not_found(job_id)
         if not token:
             latest = await self._store.latest_event(job_id)
             if latest is None:
                 raise job_not_found(job_id)
             return [latest], latest.revision
-        if await self._store.get_job(job_id) is None:
-            raise job_not_found(job_id)
         revision = await self._start_revision(token)
         return [event async for event in self._replay(revision, None, job_id)], revision
 

@@ -22,6 +22,7 @@ from ibmq_gateway.server.errors import (
     FailedPreconditionError,
     FieldViolation,
     InvalidArgumentError,
+    PermissionDeniedError,
     RequestIdReusedError,
     backend_not_found,
     job_not_found,
@@ -34,6 +35,7 @@ from ibmq_gateway.server.model import (
     JobQuery,
     QueueInfo,
     RequestKey,
+    User,
 )
 from ibmq_gateway.server.results import result_to_document
 from ibmq_gateway.server.scheduler import Scheduler
@@ -104,17 +106,19 @@ class JobManager:
 
     # -- commands ------------------------------------------------------------------------
 
-    async def submit(self, submission: Submission, owner: str) -> tuple[Job, bool]:
+    async def submit(self, submission: Submission, owner: User) -> tuple[Job, bool]:
         """Stores a new job and starts admitting it; returns (job, deduplicated)."""
         info = self.backend_info(submission.backend)
         check_submission(submission, info)
-        earlier = await self._earlier_submission(submission, owner)
+        earlier = await self._earlier_submission(submission, owner.name)
         if earlier is not None:
             return earlier, True
         circuits = await asyncio.to_thread(_parse, submission)
         try:
             event = await self._store.create_job(
-                _new_job(submission, owner), submission.circuits, _request_key(submission, owner)
+                _new_job(submission, owner),
+                submission.circuits,
+                _request_key(submission, owner.name),
             )
         except DuplicateRequestError:
             # Another call with the same request id won the race; answer like a retry.
@@ -125,9 +129,9 @@ class JobManager:
         self._spawn(self._admit(job.id))
         return job, False
 
-    async def cancel(self, job_id: str) -> Job:
+    async def cancel(self, job_id: str, user: User) -> Job:
         """Cancels a job that is not final yet."""
-        job = await self.get(job_id)
+        job = _changeable(await self.get(job_id, user), user, "cancel")
         cancelled = await self._change(job_id, _to_state(JobState.CANCELLED))
         if cancelled is None:
             raise _already_final(await self.get(job_id))
@@ -139,12 +143,14 @@ class JobManager:
         await self._dispatch(job.backend)
         return cancelled
 
-    async def update(self, job_id: str, name: str | None, tags: tuple[str, ...] | None) -> Job:
+    async def update(
+        self, job_id: str, name: str | None, tags: tuple[str, ...] | None, user: User
+    ) -> Job:
         """Changes a job's name and/or tags."""
         violations = tag_violations(tags) if tags is not None else []
         if violations:
             raise InvalidArgumentError("invalid tags", violations)
-        await self.get(job_id)
+        _changeable(await self.get(job_id, user), user, "update")
 
         def rename(job: Job) -> Job:
             return dataclasses.replace(
@@ -159,14 +165,15 @@ class JobManager:
 
     # -- reads ---------------------------------------------------------------------------
 
-    async def get(self, job_id: str) -> Job:
-        """The job's latest committed snapshot.
+    async def get(self, job_id: str, viewer: User | None = None) -> Job:
+        """The job's latest committed snapshot; NOT_FOUND if ``viewer`` may not see it.
 
         Read from the store, not from memory: streams see a change at commit, and a reader
         reacting to it must find the same state here.
         """
         job = await self._store.get_job(job_id)
-        if job is None:
+        if job is None or (viewer is not None and not viewer.can_see(job)):
+            # A job the caller may not see is not found, exactly like one that is not there.
             raise job_not_found(job_id)
         return job
 
@@ -178,9 +185,9 @@ class JobManager:
             query, limit=limit, ascending=ascending, after=after, skip=skip
         )
 
-    async def result(self, job_id: str, allow_partial: bool) -> dict[str, Any]:
+    async def result(self, job_id: str, allow_partial: bool, viewer: User) -> dict[str, Any]:
         """The stored result document of a final job."""
-        job = await self.get(job_id)
+        job = await self.get(job_id, viewer)
         _check_result_readable(job, allow_partial)
         document = await self._store.get_result(job_id)
         if document is None:
@@ -191,9 +198,9 @@ class JobManager:
             )
         return document
 
-    async def circuits_of(self, job_id: str) -> list[Any]:
+    async def circuits_of(self, job_id: str, viewer: User) -> list[Any]:
         """The job's circuits as submitted (``CircuitSource`` values)."""
-        await self.get(job_id)
+        await self.get(job_id, viewer)
         return list(await self._store.get_circuits(job_id))
 
     def backend_info(self, name: str) -> BackendInfo:
@@ -464,12 +471,15 @@ def _moved(before: QueueInfo | None, after: QueueInfo) -> bool:
     return abs((after.estimated_start - before.estimated_start).total_seconds()) >= 1.0
 
 
-def _new_job(submission: Submission, owner: str) -> Job:
+def _new_job(submission: Submission, owner: User) -> Job:
     now = datetime.now(UTC)
     return Job(
         id=uuid.uuid4().hex,
         backend=submission.backend,
-        owner=owner,
+        owner=owner.name,
+        owner_hub=owner.hub,
+        owner_group=owner.group,
+        owner_project=owner.project,
         state=JobState.CREATING,
         created=now,
         name=submission.name,
@@ -499,6 +509,15 @@ def _parse(submission: Submission) -> list[QuantumCircuit]:
         raise InvalidArgumentError(
             "; ".join(v.description for v in violations), violations, reason="INVALID_CIRCUIT"
         ) from None
+
+
+def _changeable(job: Job, user: User, action: str) -> Job:
+    if not user.can_change(job):
+        raise PermissionDeniedError(
+            f"only the owner of job {job.id} ({job.owner}) or an admin may {action} it",
+            reason="NOT_JOB_OWNER",
+        )
+    return job
 
 
 def _already_final(job: Job) -> FailedPreconditionError:

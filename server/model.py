@@ -81,6 +81,10 @@ class Job:
     queue: QueueInfo | None = None
     error: JobFailure | None = None
     request_id: str = ""
+    owner_hub: str = ""
+    owner_group: str = ""
+    owner_project: str = ""
+    """Where the owner sat when submitting: what share levels compare against."""
     sequence: int = 0
     """Number of the last event recorded for this job (assigned by the store)."""
     revision: int = 0
@@ -140,11 +144,14 @@ class JobQuery:
     created_before: datetime | None = None
     experiment_id: str = ""
     owner: str = ""
+    viewer: User | None = None
+    """Only jobs this user may see (None: every job)."""
 
     def matches(self, job: Job) -> bool:
         """Whether ``job`` belongs to this query (the definition every store follows)."""
         return (
-            (not self.backend or job.backend == self.backend)
+            (self.viewer is None or self.viewer.can_see(job))
+            and (not self.backend or job.backend == self.backend)
             and (not self.states or job.state in self.states)
             and (not self.name_pattern or re.search(self.name_pattern, job.name) is not None)
             and self._tags_match(job.tags)
@@ -193,3 +200,19 @@ class User:
     def active(self) -> bool:
         """Whether the user's token still works."""
         return self.revoked is None
+
+    def can_see(self, job: Job) -> bool:
+        """Whether the job's share level lets this user see it (admins see everything)."""
+        if self.admin or job.owner == self.name or job.share_level == "global":
+            return True
+        same_hub = job.owner_hub == self.hub
+        same_group = same_hub and job.owner_group == self.group
+        return {
+            "hub": same_hub,
+            "group": same_group,
+            "project": same_group and job.owner_project == self.project,
+        }.get(job.share_level, False)
+
+    def can_change(self, job: Job) -> bool:
+        """Whether this user may cancel the job or change its name and tags."""
+        return self.admin or job.owner == self.name

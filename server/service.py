@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections import OrderedDict
 from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING, Any, TypeVar, cast
@@ -27,6 +28,7 @@ if TYPE_CHECKING:
 
     from ibmq_gateway.server.feeds import FeedItem, Feeds
     from ibmq_gateway.server.manager import BackendView, JobManager
+    from ibmq_gateway.server.model import JobQuery
 
     Context = grpc.aio.ServicerContext[Any, Any]
 
@@ -51,8 +53,7 @@ class JobService(job_service_pb2_grpc.JobServiceServicer):
     async def SubmitJob(
         self, request: job_service_pb2.SubmitJobRequest, context: Context
     ) -> job_service_pb2.SubmitJobResponse:
-        owner = principal().name
-        job, deduplicated = await self._manager.submit(convert.submission(request), owner)
+        job, deduplicated = await self._manager.submit(convert.submission(request), principal())
         return job_service_pb2.SubmitJobResponse(
             job=convert.job_message(job),
             deduplicated=deduplicated,
@@ -62,9 +63,9 @@ class JobService(job_service_pb2_grpc.JobServiceServicer):
     async def GetJob(
         self, request: job_service_pb2.GetJobRequest, context: Context
     ) -> job_service_pb2.GetJobResponse:
-        job = await self._manager.get(request.job_id)
+        job = await self._manager.get(request.job_id, principal())
         full = request.view == job_service_pb2.JOB_VIEW_FULL
-        circuits = await self._manager.circuits_of(job.id) if full else None
+        circuits = await self._manager.circuits_of(job.id, principal()) if full else None
         return job_service_pb2.GetJobResponse(
             job=convert.job_message(job, circuits), resume_token=self._feeds.token(job.revision)
         )
@@ -75,7 +76,7 @@ class JobService(job_service_pb2_grpc.JobServiceServicer):
         limit = _page_size(request.page_size)
         resume_token = await self._feeds.current_token()
         jobs = await self._manager.list_jobs(
-            convert.query(request.filter),
+            _visible(convert.query(request.filter)),
             limit=limit + 1,
             ascending=request.ascending,
             after=_cursor(request.page_token),
@@ -91,7 +92,7 @@ class JobService(job_service_pb2_grpc.JobServiceServicer):
     async def CancelJob(
         self, request: job_service_pb2.CancelJobRequest, context: Context
     ) -> job_service_pb2.CancelJobResponse:
-        job = await self._manager.cancel(request.job_id)
+        job = await self._manager.cancel(request.job_id, principal())
         return job_service_pb2.CancelJobResponse(job=convert.job_message(job))
 
     async def UpdateJob(
@@ -104,27 +105,28 @@ class JobService(job_service_pb2_grpc.JobServiceServicer):
             )
         name = request.name if request.HasField("name") else None
         tags = tuple(request.tags) if request.replace_tags else None
-        job = await self._manager.update(request.job_id, name, tags)
+        job = await self._manager.update(request.job_id, name, tags, principal())
         return job_service_pb2.UpdateJobResponse(job=convert.job_message(job))
 
     async def GetJobResult(
         self, request: job_service_pb2.GetJobResultRequest, context: Context
     ) -> job_service_pb2.GetJobResultResponse:
-        document = await self._manager.result(request.job_id, request.allow_partial)
+        document = await self._manager.result(request.job_id, request.allow_partial, principal())
         return job_service_pb2.GetJobResultResponse(result=document_to_proto(document))
 
     async def WatchJob(
         self, request: job_service_pb2.WatchJobRequest, context: Context
     ) -> AsyncIterator[job_service_pb2.WatchJobResponse]:
         heartbeat = _heartbeat(request.heartbeat_interval, self._heartbeat)
-        async for item in self._feeds.job(request.job_id, request.resume_token, heartbeat):
+        feed = self._feeds.job(request.job_id, request.resume_token, heartbeat, principal())
+        async for item in feed:
             yield self._responses.get(job_service_pb2.WatchJobResponse, item)
 
     async def WatchJobs(
         self, request: job_service_pb2.WatchJobsRequest, context: Context
     ) -> AsyncIterator[job_service_pb2.WatchJobsResponse]:
         heartbeat = _heartbeat(request.heartbeat_interval, self._heartbeat)
-        query = convert.query(request.filter)
+        query = _visible(convert.query(request.filter))
         async for item in self._feeds.jobs(query, request.resume_token, heartbeat):
             yield self._responses.get(job_service_pb2.WatchJobsResponse, item)
 
@@ -195,6 +197,11 @@ class _ResponseCache:
             if len(self._built) > self._SIZE:
                 self._built.popitem(last=False)
         return cast("_Response", response)
+
+
+def _visible(query: JobQuery) -> JobQuery:
+    """The query narrowed to the jobs the caller may see."""
+    return dataclasses.replace(query, viewer=principal())
 
 
 def _feed_fields(item: FeedItem) -> dict[str, Any]:

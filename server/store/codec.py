@@ -60,6 +60,9 @@ def decode_job(text: str) -> Job:
         queue=_decode_queue(data["queue"]),
         error=JobFailure(**data["error"]) if data["error"] is not None else None,
         request_id=data["request_id"],
+        owner_hub=data["owner_hub"],
+        owner_group=data["owner_group"],
+        owner_project=data["owner_project"],
         sequence=data["sequence"],
         revision=data["revision"],
     )
@@ -85,6 +88,9 @@ def _job_document(job: Job) -> dict[str, Any]:
         "queue": _encode_queue(job.queue),
         "error": _encode_failure(job.error),
         "request_id": job.request_id,
+        "owner_hub": job.owner_hub,
+        "owner_group": job.owner_group,
+        "owner_project": job.owner_project,
         "sequence": job.sequence,
         "revision": job.revision,
     }

@@ -55,7 +55,9 @@ _SCHEMA = (
         id TEXT PRIMARY KEY, owner TEXT NOT NULL, backend TEXT NOT NULL,
         state TEXT NOT NULL, created INTEGER NOT NULL, name TEXT NOT NULL,
         experiment_id TEXT NOT NULL, tags TEXT NOT NULL, sequence INTEGER NOT NULL,
-        revision INTEGER NOT NULL, snapshot TEXT NOT NULL)""",
+        revision INTEGER NOT NULL, snapshot TEXT NOT NULL,
+        share_level TEXT NOT NULL, owner_hub TEXT NOT NULL, owner_grp TEXT NOT NULL,
+        owner_project TEXT NOT NULL)""",
     "CREATE INDEX IF NOT EXISTS jobs_by_created ON jobs (created, id)",
     "CREATE INDEX IF NOT EXISTS jobs_by_owner ON jobs (owner, created, id)",
     "CREATE INDEX IF NOT EXISTS jobs_by_backend ON jobs (backend, created, id)",
@@ -78,7 +80,17 @@ _SCHEMA = (
 _JOB_FIELDS = (
     "id, owner, backend, state, created, name, experiment_id, tags, sequence, revision, snapshot"
 )
-_INSERT_JOB = f"INSERT INTO jobs ({_JOB_FIELDS}) VALUES ({', '.join('?' * 11)})"
+# Who may see a job never changes after it is made, so only the insert writes these.
+_VISIBILITY_FIELDS = "share_level, owner_hub, owner_grp, owner_project"
+_INSERT_JOB = (
+    f"INSERT INTO jobs ({_JOB_FIELDS}, {_VISIBILITY_FIELDS}) VALUES ({', '.join('?' * 15)})"
+)
+# The SQL form of User.can_see for a user who is not an admin.
+_VISIBLE = (
+    "(owner = ? OR share_level = 'global' OR (share_level = 'hub' AND owner_hub = ?)"
+    " OR (share_level = 'group' AND owner_hub = ? AND owner_grp = ?)"
+    " OR (share_level = 'project' AND owner_hub = ? AND owner_grp = ? AND owner_project = ?))"
+)
 _UPDATE_JOB = (
     "UPDATE jobs SET owner = ?2, backend = ?3, state = ?4, created = ?5, name = ?6,"
     " experiment_id = ?7, tags = ?8, sequence = ?9, revision = ?10, snapshot = ?11 WHERE id = ?1"
@@ -358,7 +370,8 @@ def _insert_job(
     if key is not None:
         _refuse_duplicate(db, key)
     stored = replace(job, sequence=1, revision=_next_revision(db))
-    db.execute(_INSERT_JOB, _job_row(stored))
+    visibility = (stored.share_level, stored.owner_hub, stored.owner_group, stored.owner_project)
+    db.execute(_INSERT_JOB, (*_job_row(stored), *visibility))
     db.executemany(
         "INSERT INTO circuits (job_id, idx, format, payload) VALUES (?, ?, ?, ?)",
         [(job.id, idx, circuit.format, circuit.payload) for idx, circuit in enumerate(circuits)],
@@ -465,6 +478,11 @@ def _query_conditions(query: JobQuery) -> tuple[list[str], list[Any]]:
     if query.tags:
         conditions += _tag_conditions(query.tags, query.tags_all)
         params += query.tags
+    viewer = query.viewer
+    if viewer is not None and not viewer.admin:
+        conditions.append(_VISIBLE)
+        params += [viewer.name, viewer.hub, viewer.hub, viewer.group]
+        params += [viewer.hub, viewer.group, viewer.project]
     return conditions, params
 
 

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime
 
 import pytest
 
-from ibmq_gateway.server.model import User
+from ibmq_gateway.server.model import JobQuery, User
+from ibmq_gateway.server.states import JobState
 from ibmq_gateway.server.store import DuplicateUserError, JobStore
 from tests.store.conftest import MakeStore
+from tests.store.test_contract import make_job
 
 T0 = datetime(2025, 3, 1, 12, 0, tzinfo=UTC)
 
@@ -60,3 +63,34 @@ async def test_users_survive_a_reopen(make_store: MakeStore, backend) -> None:
     await second.open()
     assert [user.name for user in await second.list_users()] == ["alice"]
     await second.close()
+
+
+LEVELS = ("none", "project", "group", "hub", "global")
+VIEWERS = {
+    "owner": make_user("alice", hub="h", group="g", project="p"),
+    "same project": make_user("bob", hub="h", group="g", project="p"),
+    "same group": make_user("carol", hub="h", group="g", project="q"),
+    "same hub": make_user("dan", hub="h", group="x", project="q"),
+    "other hub": make_user("eve", hub="z", group="g", project="p"),
+    "admin": make_user("root", hub="z", group="z", project="z", admin=True),
+}
+# Share level -> who besides the owner and admins sees the job.
+SEES = {
+    "none": set(),
+    "project": {"same project"},
+    "group": {"same project", "same group"},
+    "hub": {"same project", "same group", "same hub"},
+    "global": {"same project", "same group", "same hub", "other hub"},
+}
+
+
+@pytest.mark.parametrize("viewer", sorted(VIEWERS))
+async def test_listings_show_a_viewer_exactly_what_share_levels_allow(store, viewer) -> None:
+    for index, level in enumerate(LEVELS):
+        job = make_job(level, minutes=index, share_level=level, owner="alice")
+        placed = replace(job, owner_hub="h", owner_group="g", owner_project="p")
+        await store.create_job(placed, [], None)
+    query = JobQuery(viewer=VIEWERS[viewer], states=frozenset({JobState.CREATING}))
+    listed = {job.id for job in await store.list_jobs(query, limit=10)}
+    expected = {level for level in LEVELS if viewer in ("owner", "admin") or viewer in SEES[level]}
+    assert listed == expected
