@@ -252,7 +252,7 @@ class JobManager:
         job = self._active.get(job_id)
         if job is None:
             return
-        self._scheduler.enqueue(job.backend, job_id, job.created.timestamp())
+        self._scheduler.enqueue(job.backend, job_id, job.owner, job.created.timestamp())
         position = self._scheduler.positions(job.backend).get(job_id)
         if await self._change(job_id, _to_state(JobState.QUEUED, queue=position)) is None:
             self._scheduler.remove(job.backend, job_id)
@@ -381,12 +381,12 @@ class JobManager:
             elif job.state == JobState.RUNNING:
                 interrupted.append(job)
             elif job.state == JobState.QUEUED:
-                self._scheduler.enqueue(job.backend, job.id, job.created.timestamp())
+                self._scheduler.enqueue(job.backend, job.id, job.owner, job.created.timestamp())
             else:
                 self._spawn(self._admit(job.id))
         # Jobs that were running started before every queued one: they go first, in order.
         for rank, job in enumerate(interrupted):
-            self._scheduler.enqueue(job.backend, job.id, _RESTARTED_FIRST + rank)
+            self._scheduler.enqueue(job.backend, job.id, job.owner, _RESTARTED_FIRST + rank)
             await self._change(job.id, _to_state(JobState.QUEUED))
         for backend in self._routes:
             await self._dispatch(backend)

@@ -3,11 +3,16 @@
 Pure bookkeeping with no I/O: the manager asks it which job starts next and where each
 waiting job stands. Positions start at 1 (the next job to start). Estimates assume every
 job takes the backend's running average and that slots free up in waves.
+
+The order is fair share between users: a job's rank is how many jobs of its owner run on
+the backend plus how many of the owner's jobs wait ahead of it, and the queue is sorted by
+(rank, submission order). A user with 100 queued jobs therefore takes turns with a user
+who has one, instead of holding them behind all 100.
 """
 
 from __future__ import annotations
 
-import bisect
+from collections import Counter
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
@@ -22,51 +27,70 @@ _SMOOTHING = 0.2
 @dataclass
 class _BackendQueue:
     slots: int
-    # Sorted by (order key, job id); admission runs concurrently, so jobs can reach the
-    # queue out of submission order and are put in their place.
-    waiting: list[tuple[float, str]] = field(default_factory=list)
-    running: dict[str, datetime] = field(default_factory=dict)
+    waiting: dict[str, _Waiting] = field(default_factory=dict)
+    running: dict[str, _Running] = field(default_factory=dict)
     average_run: float = _INITIAL_RUN_SECONDS
+
+    def in_turn(self) -> list[str]:
+        """Waiting job ids in the order they will start (fair share, then submission)."""
+        busy = Counter(run.owner for run in self.running.values())
+        ahead: Counter[str] = Counter()
+        ranked = []
+        for job_id, job in sorted(self.waiting.items(), key=lambda item: item[1].order):
+            ranked.append((busy[job.owner] + ahead[job.owner], job.order, job_id))
+            ahead[job.owner] += 1
+        return [job_id for _, _, job_id in sorted(ranked)]
+
+
+@dataclass(frozen=True)
+class _Waiting:
+    owner: str
+    order: float
+
+
+@dataclass(frozen=True)
+class _Running:
+    owner: str
+    started: datetime
 
 
 class Scheduler:
-    """Per-backend FIFO queues with a fixed number of slots each."""
+    """Per-backend fair-share queues with a fixed number of slots each."""
 
     def __init__(self, slots: dict[str, int]) -> None:
         self._queues = {name: _BackendQueue(count) for name, count in slots.items()}
 
-    def enqueue(self, backend: str, job_id: str, order: float) -> None:
-        """Puts a job in the backend's queue at its place by ``order`` (smaller: sooner).
+    def enqueue(self, backend: str, job_id: str, owner: str, order: float) -> None:
+        """Puts ``owner``'s job in the backend's queue; ``order`` breaks ties (smaller: sooner).
 
-        The manager passes the submission time, so the queue is first come, first served;
-        jobs interrupted by a restart get an order before every waiting job.
+        The manager passes the submission time; jobs interrupted by a restart get an order
+        before every waiting job.
         """
-        bisect.insort(self._queues[backend].waiting, (order, job_id))
+        self._queues[backend].waiting[job_id] = _Waiting(owner, order)
 
     def remove(self, backend: str, job_id: str) -> bool:
         """Takes a job out of the queue or its slot; True if it was there."""
         queue = self._queues[backend]
-        before = len(queue.waiting)
-        queue.waiting = [entry for entry in queue.waiting if entry[1] != job_id]
-        found = len(queue.waiting) < before
-        return queue.running.pop(job_id, None) is not None or found
+        waited = queue.waiting.pop(job_id, None) is not None
+        return queue.running.pop(job_id, None) is not None or waited
 
     def start_next(self, backend: str) -> list[str]:
         """Moves waiting jobs into free slots and returns their ids, in start order."""
         queue = self._queues[backend]
         started = []
         while queue.waiting and len(queue.running) < queue.slots:
-            _, job_id = queue.waiting.pop(0)
-            queue.running[job_id] = datetime.now(UTC)
+            job_id = queue.in_turn()[0]
+            owner = queue.waiting.pop(job_id).owner
+            queue.running[job_id] = _Running(owner, datetime.now(UTC))
             started.append(job_id)
         return started
 
     def finish(self, backend: str, job_id: str) -> None:
         """Frees the job's slot and folds its run time into the backend's average."""
         queue = self._queues[backend]
-        started = queue.running.pop(job_id, None)
-        if started is not None:
-            seconds = (datetime.now(UTC) - started).total_seconds()
+        run = queue.running.pop(job_id, None)
+        if run is not None:
+            seconds = (datetime.now(UTC) - run.started).total_seconds()
             queue.average_run += _SMOOTHING * (seconds - queue.average_run)
 
     def positions(self, backend: str) -> dict[str, QueueInfo]:
@@ -75,7 +99,7 @@ class Scheduler:
         now = datetime.now(UTC)
         return {
             job_id: self._estimate(queue, position, now)
-            for position, (_, job_id) in enumerate(queue.waiting, start=1)
+            for position, job_id in enumerate(queue.in_turn(), start=1)
         }
 
     def pending(self, backend: str) -> int:
