@@ -10,6 +10,7 @@ Hierarchy::
     ├── NotFoundError              NOT_FOUND
     ├── FailedPreconditionError    FAILED_PRECONDITION
     ├── ResumeTokenExpiredError    OUT_OF_RANGE
+    ├── QuotaExceededError         RESOURCE_EXHAUSTED (QuotaFailure)
     ├── SlowConsumerError          RESOURCE_EXHAUSTED (RetryInfo)
     └── UnavailableError           UNAVAILABLE        (RetryInfo)
 
@@ -133,6 +134,28 @@ class _RetryableError(GatewayError):
         delay = duration_pb2.Duration()
         delay.FromNanoseconds(int(self.retry_after * 1e9))
         return [_pack(error_details_pb2.RetryInfo(retry_delay=delay))]
+
+
+class QuotaExceededError(GatewayError):
+    """A request would take its user past one of their limits; nothing was created."""
+
+    code = grpc.StatusCode.RESOURCE_EXHAUSTED
+
+    def __init__(self, user: str, limit: str, value: int, asked: int) -> None:
+        super().__init__(
+            f"{limit} is limited to {value} for user {user!r}; this request needs {asked}",
+            reason="QUOTA_EXCEEDED",
+            metadata={"limit": limit, "value": str(value)},
+        )
+        self.user = user
+        self.limit = limit
+        self.value = value
+
+    def details(self) -> list[any_pb2.Any]:
+        violation = error_details_pb2.QuotaFailure.Violation(
+            subject=f"user:{self.user}", description=f"{self.limit} limit is {self.value}"
+        )
+        return [_pack(error_details_pb2.QuotaFailure(violations=[violation]))]
 
 
 class SlowConsumerError(_RetryableError):

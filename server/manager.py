@@ -13,6 +13,7 @@ import contextlib
 import dataclasses
 import logging
 import uuid
+from collections import defaultdict
 from collections.abc import Callable, Coroutine, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
@@ -37,6 +38,7 @@ from ibmq_gateway.server.model import (
     RequestKey,
     User,
 )
+from ibmq_gateway.server.quotas import Quotas
 from ibmq_gateway.server.results import result_to_document
 from ibmq_gateway.server.scheduler import Scheduler
 from ibmq_gateway.server.states import ACTIVE_STATES, JobState, can_move
@@ -85,6 +87,8 @@ class JobManager:
         self._runs: dict[str, asyncio.Task[None]] = {}
         self._background: set[asyncio.Task[Any]] = set()
         self._write = asyncio.Lock()
+        self._submitting: defaultdict[str, asyncio.Lock] = defaultdict(asyncio.Lock)
+        self._quotas = Quotas.from_settings(settings)
 
     # -- start and stop ---------------------------------------------------------------
 
@@ -106,28 +110,40 @@ class JobManager:
 
     # -- commands ------------------------------------------------------------------------
 
-    async def submit(self, submission: Submission, owner: User) -> tuple[Job, bool]:
+    async def submit(
+        self, submission: Submission, owner: User, request_bytes: int = 0
+    ) -> tuple[Job, bool]:
         """Stores a new job and starts admitting it; returns (job, deduplicated)."""
         info = self.backend_info(submission.backend)
         check_submission(submission, info)
+        self._quotas.check_request(owner, request_bytes)
         earlier = await self._earlier_submission(submission, owner.name)
         if earlier is not None:
             return earlier, True
         circuits = await asyncio.to_thread(_parse, submission)
-        try:
-            event = await self._store.create_job(
-                _new_job(submission, owner),
-                submission.circuits,
-                _request_key(submission, owner.name),
-            )
-        except DuplicateRequestError:
+        # Counting the owner's jobs and creating this one must not interleave with another
+        # submission of theirs, or both could pass the active-jobs quota.
+        async with self._submitting[owner.name]:
+            self._quotas.check_submission(owner, submission, self._active_jobs_of(owner.name))
+            try:
+                event = await self._store.create_job(
+                    _new_job(submission, owner),
+                    submission.circuits,
+                    _request_key(submission, owner.name),
+                )
+            except DuplicateRequestError:
+                event = None
+            if event is not None:
+                self._active[event.job.id] = event.job
+        if event is None:
             # Another call with the same request id won the race; answer like a retry.
-            return await self.submit(submission, owner)
-        job = event.job
-        self._active[job.id] = job
-        self._parsed[job.id] = circuits
-        self._spawn(self._admit(job.id))
-        return job, False
+            return await self.submit(submission, owner, request_bytes)
+        self._parsed[event.job.id] = circuits
+        self._spawn(self._admit(event.job.id))
+        return event.job, False
+
+    def _active_jobs_of(self, owner: str) -> int:
+        return sum(1 for job in self._active.values() if job.owner == owner)
 
     async def cancel(self, job_id: str, user: User) -> Job:
         """Cancels a job that is not final yet."""

@@ -53,7 +53,9 @@ class JobService(job_service_pb2_grpc.JobServiceServicer):
     async def SubmitJob(
         self, request: job_service_pb2.SubmitJobRequest, context: Context
     ) -> job_service_pb2.SubmitJobResponse:
-        job, deduplicated = await self._manager.submit(convert.submission(request), principal())
+        job, deduplicated = await self._manager.submit(
+            convert.submission(request), principal(), request.ByteSize()
+        )
         return job_service_pb2.SubmitJobResponse(
             job=convert.job_message(job),
             deduplicated=deduplicated,

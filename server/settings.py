@@ -64,6 +64,14 @@ class Settings:
     tls_client_ca: Path | None = None
     """PEM bundle of the CAs whose client certificates are accepted (mutual TLS; None: none
     asked for); needs ``tls_cert``."""
+    quota_active_jobs: int = 100
+    """Jobs a user (not an admin) may have queued or running at once."""
+    quota_circuits_per_job: int = 300
+    """Circuits in one job of a user (not an admin)."""
+    quota_shots: int = 100_000
+    """Shots per circuit of a user (not an admin)."""
+    quota_request_bytes: int = 16 * 1024 * 1024
+    """Size of one SubmitJob request of a user (not an admin)."""
     bootstrap_token: str | None = field(default=None, repr=False)
     """The first admin's token when the gateway starts with no users (else a random one);
     either way it is written to ``admin.token`` in the state directory."""
