@@ -10,6 +10,7 @@ from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
 from ibmq_gateway.server import tls
+from ibmq_gateway.server.audit import Audit
 from ibmq_gateway.server.auth import AuthInterceptor, ensure_admin
 from ibmq_gateway.server.events import EventBus
 from ibmq_gateway.server.executors.base import Executor
@@ -161,7 +162,8 @@ class Gateway:
         )
         feeds = _feeds(self)
         job_service_pb2_grpc.add_JobServiceServicer_to_server(  # type: ignore[no-untyped-call]
-            JobService(self.manager, feeds, self.settings.heartbeat_interval), server
+            JobService(self.manager, feeds, self.settings.heartbeat_interval, Audit(self.store)),
+            server,
         )
         backend_service_pb2_grpc.add_BackendServiceServicer_to_server(  # type: ignore[no-untyped-call]
             BackendService(self.manager), server

@@ -216,3 +216,18 @@ class User:
     def can_change(self, job: Job) -> bool:
         """Whether this user may cancel the job or change its name and tags."""
         return self.admin or job.owner == self.name
+
+
+@dataclass(frozen=True)
+class AuditEntry:
+    """One recorded action: who did what to which thing, when, and from where."""
+
+    time: datetime
+    actor: str
+    action: str
+    """E.g. ``job.submit``, ``job.cancel``, ``job.update``, ``user.add``, ``user.revoke``."""
+    target: str
+    """The job id or user name acted on."""
+    peer: str
+    """Where the request came from (the gRPC peer, or ``cli:<host>`` for local commands)."""
+    detail: dict[str, Any] = field(default_factory=dict)

@@ -26,6 +26,7 @@ from ibmq_gateway.v1 import (
 if TYPE_CHECKING:
     import grpc
 
+    from ibmq_gateway.server.audit import Audit
     from ibmq_gateway.server.feeds import FeedItem, Feeds
     from ibmq_gateway.server.manager import BackendView, JobManager
     from ibmq_gateway.server.model import JobQuery
@@ -44,8 +45,9 @@ MIN_HEARTBEAT, MAX_HEARTBEAT = 1.0, 60.0
 class JobService(job_service_pb2_grpc.JobServiceServicer):
     """ibmq_gateway.v1.JobService."""
 
-    def __init__(self, manager: JobManager, feeds: Feeds, heartbeat: float) -> None:
+    def __init__(self, manager: JobManager, feeds: Feeds, heartbeat: float, audit: Audit) -> None:
         self._manager = manager
+        self._audit = audit
         self._feeds = feeds
         self._heartbeat = heartbeat
         self._responses = _ResponseCache()
@@ -56,6 +58,8 @@ class JobService(job_service_pb2_grpc.JobServiceServicer):
         job, deduplicated = await self._manager.submit(
             convert.submission(request), principal(), request.ByteSize()
         )
+        if not deduplicated:
+            await self._audit.record("job.submit", job.id, context.peer(), {"backend": job.backend})
         return job_service_pb2.SubmitJobResponse(
             job=convert.job_message(job),
             deduplicated=deduplicated,
@@ -95,6 +99,7 @@ class JobService(job_service_pb2_grpc.JobServiceServicer):
         self, request: job_service_pb2.CancelJobRequest, context: Context
     ) -> job_service_pb2.CancelJobResponse:
         job = await self._manager.cancel(request.job_id, principal())
+        await self._audit.record("job.cancel", job.id, context.peer())
         return job_service_pb2.CancelJobResponse(job=convert.job_message(job))
 
     async def UpdateJob(
@@ -108,6 +113,8 @@ class JobService(job_service_pb2_grpc.JobServiceServicer):
         name = request.name if request.HasField("name") else None
         tags = tuple(request.tags) if request.replace_tags else None
         job = await self._manager.update(request.job_id, name, tags, principal())
+        changed = {"name": name} if name is not None else {}
+        await self._audit.record("job.update", job.id, context.peer(), {**changed, "tags": tags})
         return job_service_pb2.UpdateJobResponse(job=convert.job_message(job))
 
     async def GetJobResult(

@@ -12,6 +12,7 @@ from datetime import datetime
 from typing import Any, Protocol
 
 from ibmq_gateway.server.model import (
+    AuditEntry,
     CircuitSource,
     EventType,
     Job,
@@ -173,3 +174,9 @@ class JobStore(Protocol):
 
     async def revoke_user(self, name: str, at: datetime) -> bool:
         """Stops a user's token from working; False if no such active user."""
+
+    async def add_audit(self, entry: AuditEntry) -> None:
+        """Records an action."""
+
+    async def list_audit(self, *, limit: int, actor: str = "") -> list[AuditEntry]:
+        """The most recent actions (of ``actor`` if given), newest first."""

@@ -21,8 +21,16 @@ from datetime import UTC, datetime
 from functools import partial
 from typing import TYPE_CHECKING, Any, Concatenate, ParamSpec, TypeVar
 
-from ibmq_gateway.server.model import CircuitSource, EventType, Job, JobEvent, RequestKey, User
-from ibmq_gateway.server.store import users_sql
+from ibmq_gateway.server.model import (
+    AuditEntry,
+    CircuitSource,
+    EventType,
+    Job,
+    JobEvent,
+    RequestKey,
+    User,
+)
+from ibmq_gateway.server.store import people_sql
 from ibmq_gateway.server.store.base import DuplicateRequestError, StaleJobError, StoreError
 from ibmq_gateway.server.store.codec import decode_job, encode_job, from_micros, to_micros
 
@@ -256,19 +264,27 @@ class SqliteJobStore:
         Raises:
             DuplicateUserError: The name is taken; nothing is written.
         """
-        await self._run(users_sql.add_user, user, token_hash)
+        await self._run(people_sql.add_user, user, token_hash)
 
     async def user_by_token(self, token_hash: str) -> User | None:
         """The user whose token has this digest, or None."""
-        return await self._run(users_sql.user_by_token, token_hash)
+        return await self._run(people_sql.user_by_token, token_hash)
 
     async def list_users(self) -> list[User]:
         """Every user, by name."""
-        return await self._run(users_sql.list_users)
+        return await self._run(people_sql.list_users)
 
     async def revoke_user(self, name: str, at: datetime) -> bool:
         """Stops a user's token from working; False if no such active user."""
-        return await self._run(users_sql.revoke_user, name, at)
+        return await self._run(people_sql.revoke_user, name, at)
+
+    async def add_audit(self, entry: AuditEntry) -> None:
+        """Records an action."""
+        await self._run(people_sql.add_audit, entry)
+
+    async def list_audit(self, *, limit: int, actor: str = "") -> list[AuditEntry]:
+        """The most recent actions (of ``actor`` if given), newest first."""
+        return await self._run(people_sql.list_audit, limit, actor)
 
     async def _run(
         self,
@@ -340,7 +356,7 @@ def _prepare(db: sqlite3.Connection) -> str:
         db.execute(pragma)
     db.create_function("regexp", 2, _regexp, deterministic=True)
     with _transaction(db):
-        for statement in (*_SCHEMA, *users_sql.SCHEMA):
+        for statement in (*_SCHEMA, *people_sql.SCHEMA):
             db.execute(statement)
         db.execute(
             "INSERT OR IGNORE INTO meta (key, value) VALUES ('epoch', ?), ('pruned_through', 0)",

@@ -1,11 +1,12 @@
-"""The users table of the SQLite store; these functions run on the store's writer thread."""
+"""The users and audit tables of the SQLite store; these run on the store's writer thread."""
 
 from __future__ import annotations
 
+import json
 import sqlite3
 from typing import TYPE_CHECKING, Any
 
-from ibmq_gateway.server.model import User
+from ibmq_gateway.server.model import AuditEntry, User
 from ibmq_gateway.server.store.base import DuplicateUserError
 from ibmq_gateway.server.store.codec import from_micros, to_micros
 
@@ -17,6 +18,10 @@ SCHEMA = (
         name TEXT PRIMARY KEY, hub TEXT NOT NULL, grp TEXT NOT NULL, project TEXT NOT NULL,
         admin INTEGER NOT NULL, created INTEGER NOT NULL, revoked INTEGER,
         token_hash TEXT NOT NULL UNIQUE)""",
+    """CREATE TABLE IF NOT EXISTS audit (
+        id INTEGER PRIMARY KEY AUTOINCREMENT, time INTEGER NOT NULL, actor TEXT NOT NULL,
+        action TEXT NOT NULL, target TEXT NOT NULL, peer TEXT NOT NULL, detail TEXT NOT NULL)""",
+    "CREATE INDEX IF NOT EXISTS audit_by_actor ON audit (actor, id)",
 )
 _COLUMNS = "name, hub, grp, project, admin, created, revoked"
 
@@ -67,3 +72,32 @@ def _user(row: tuple[Any, ...]) -> User:
         created=from_micros(created),
         revoked=from_micros(revoked) if revoked is not None else None,
     )
+
+
+def add_audit(db: sqlite3.Connection, entry: AuditEntry) -> None:
+    """Appends one audit entry."""
+    db.execute(
+        "INSERT INTO audit (time, actor, action, target, peer, detail) VALUES (?, ?, ?, ?, ?, ?)",
+        (
+            to_micros(entry.time),
+            entry.actor,
+            entry.action,
+            entry.target,
+            entry.peer,
+            json.dumps(entry.detail),
+        ),
+    )
+
+
+def list_audit(db: sqlite3.Connection, limit: int, actor: str) -> list[AuditEntry]:
+    """The newest entries first, of one actor if given."""
+    where, params = ("WHERE actor = ?", [actor]) if actor else ("", [])
+    rows = db.execute(
+        f"SELECT time, actor, action, target, peer, detail FROM audit {where}"
+        " ORDER BY id DESC LIMIT ?",
+        [*params, limit],
+    )
+    return [
+        AuditEntry(from_micros(time), actor_, action, target, peer, json.loads(detail))
+        for time, actor_, action, target, peer, detail in rows
+    ]
