@@ -49,6 +49,9 @@ _SERVER_OPTIONS = (
     ("grpc.keepalive_timeout_ms", 20_000),
     ("grpc.http2.min_recv_ping_interval_without_data_ms", 10_000),
     ("grpc.keepalive_permit_without_calls", 1),
+    # gRPC reuses ports by default on Linux: a second gateway on a busy address would start
+    # and silently share its traffic. Refuse instead.
+    ("grpc.so_reuseport", 0),
 )
 
 
@@ -93,7 +96,13 @@ class Gateway:
         await self.manager.start()
         self.metrics.follow(loop, self.manager, self.bus)
         self._server = self._build_server()
-        self.port = self._bind(self._server, credentials)
+        try:
+            self.port = self._bind(self._server, credentials)
+        except OSError:
+            await self.manager.stop()
+            await self.store.close()
+            self._server = None
+            raise
         # Metrics first: whoever finds the gateway serving finds its metrics too.
         self._serve_metrics()
         await self._server.start()
@@ -148,9 +157,14 @@ class Gateway:
         log.info("metrics on http://%s:%d/metrics", address, self.metrics_port)
 
     def _bind(self, server: grpc.aio.Server, credentials: grpc.ServerCredentials | None) -> int:
-        if credentials is None:
-            return server.add_insecure_port(self.settings.address)
-        return server.add_secure_port(self.settings.address, credentials)
+        address = self.settings.address
+        try:
+            if credentials is None:
+                return server.add_insecure_port(address)
+            return server.add_secure_port(address, credentials)
+        except RuntimeError:
+            # grpc says only "failed to bind"; the usual reason is another process.
+            raise OSError(f"cannot listen on {address}: in use, or not an address here") from None
 
     def _build_server(self) -> grpc.aio.Server:
         # The observer goes first, so it sees the status ErrorInterceptor mapped.

@@ -1,34 +1,212 @@
-"""The ``ibmq-gateway`` command: ``serve`` runs a gateway, ``demo`` shows one at work."""
+"""The ``ibmq-gateway`` command.
+
+``serve`` runs a gateway and ``demo`` shows one at work; the client commands (``submit``,
+``watch``, ``jobs``, ``result``, ``cancel``, ``backends``) live in ``commands``. A failure
+ends a command with one line on stderr (``cli_errors``).
+"""
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import signal
 import sys
 from pathlib import Path
+from typing import Annotated, Literal
 
+import typer
+
+from ibmq_gateway.server import commands
+from ibmq_gateway.server.cli_errors import USAGE, CommandFailure, reports_failures
 from ibmq_gateway.server.logs import configure_logging
 from ibmq_gateway.server.settings import Settings
 
+PANEL = "Run a gateway"
+
+app = typer.Typer(
+    name="ibmq-gateway",
+    help="A gRPC gateway for quantum circuit jobs: run one, or use one from the shell.",
+    no_args_is_help=True,
+    rich_markup_mode="markdown",
+    pretty_exceptions_enable=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+# serve and demo take every setting as a flag. Settings.load reads the environment and the
+# file itself, so a flag left out is None here and the environment still applies.
+Address = Annotated[
+    str | None,
+    typer.Option(help="host:port to listen on (env IBMQ_GATEWAY_ADDRESS).", show_default=False),
+]
+StateDir = Annotated[
+    Path | None,
+    typer.Option(
+        help="Directory of the database (env IBMQ_GATEWAY_STATE_DIR).", show_default=False
+    ),
+]
+Concurrency = Annotated[
+    int | None,
+    typer.Option(
+        help="Jobs each backend runs at once; the rest wait queued (env IBMQ_GATEWAY_CONCURRENCY).",
+        show_default=False,
+    ),
+]
+FakeDevices = Annotated[
+    str | None,
+    typer.Option(
+        help="Comma-separated IBM fake devices to offer, empty for none "
+        "(env IBMQ_GATEWAY_FAKE_DEVICES).",
+        show_default=False,
+    ),
+]
+Workers = Annotated[
+    int | None,
+    typer.Option(help="Simulation threads (env IBMQ_GATEWAY_WORKERS).", show_default=False),
+]
+LogLevel = Annotated[
+    str | None,
+    typer.Option(
+        help="DEBUG, INFO, WARNING... of the gateway's own logs (env IBMQ_GATEWAY_LOG_LEVEL).",
+        show_default=False,
+    ),
+]
+LogFormat = Annotated[
+    Literal["text", "json"] | None,
+    typer.Option(
+        help="text, or one JSON object per line (env IBMQ_GATEWAY_LOG_FORMAT).",
+        show_default=False,
+    ),
+]
+MetricsPort = Annotated[
+    int | None,
+    typer.Option(
+        help="Serve Prometheus metrics on this port, 0: any free one "
+        "(env IBMQ_GATEWAY_METRICS_PORT).",
+        show_default=False,
+    ),
+]
+MetricsAddress = Annotated[
+    str | None,
+    typer.Option(
+        help="Interface of the metrics endpoint, default 127.0.0.1 "
+        "(env IBMQ_GATEWAY_METRICS_ADDRESS).",
+        show_default=False,
+    ),
+]
+TlsCert = Annotated[
+    Path | None,
+    typer.Option(
+        help="PEM certificate chain of the port; turns TLS on, needs --tls-key "
+        "(env IBMQ_GATEWAY_TLS_CERT).",
+        show_default=False,
+    ),
+]
+TlsKey = Annotated[
+    Path | None,
+    typer.Option(
+        help="Unencrypted PEM private key of --tls-cert (env IBMQ_GATEWAY_TLS_KEY).",
+        show_default=False,
+    ),
+]
+TlsClientCa = Annotated[
+    Path | None,
+    typer.Option(
+        help="PEM CAs that must have signed every client's certificate: mutual TLS "
+        "(env IBMQ_GATEWAY_TLS_CLIENT_CA).",
+        show_default=False,
+    ),
+]
+ConfigFile = Annotated[
+    Path | None,
+    typer.Option("--config", help="A TOML file with any of these settings.", show_default=False),
+]
+
 
 def main(argv: list[str] | None = None) -> int:
-    """Entry point of the ``ibmq-gateway`` command."""
-    args = _parser().parse_args(argv)
+    """Entry point of the ``ibmq-gateway`` command; returns its exit code."""
     try:
-        settings = Settings.load(_flags(args), config_file=args.config)
+        app(args=argv, prog_name="ibmq-gateway")
+    except SystemExit as done:
+        return done.code if isinstance(done.code, int) else 0 if done.code is None else 1
+    return 0
+
+
+@app.command(rich_help_panel=PANEL)
+@reports_failures
+def serve(
+    address: Address = None,
+    state_dir: StateDir = None,
+    concurrency: Concurrency = None,
+    fake_devices: FakeDevices = None,
+    workers: Workers = None,
+    log_level: LogLevel = None,
+    log_format: LogFormat = None,
+    metrics_port: MetricsPort = None,
+    metrics_address: MetricsAddress = None,
+    tls_cert: TlsCert = None,
+    tls_key: TlsKey = None,
+    tls_client_ca: TlsClientCa = None,
+    config: ConfigFile = None,
+) -> None:
+    """Run a gateway until SIGINT or SIGTERM.
+
+    Each setting comes from its flag, else the environment, else the --config file, else
+    its default.
+    """
+    settings = _load_settings(
+        config, address=address, state_dir=state_dir, concurrency=concurrency,
+        fake_devices=fake_devices, workers=workers, log_level=log_level, log_format=log_format,
+        metrics_port=metrics_port, metrics_address=metrics_address, tls_cert=tls_cert,
+        tls_key=tls_key, tls_client_ca=tls_client_ca,
+    )  # fmt: skip
+    asyncio.run(_serve(settings))
+
+
+@app.command(rich_help_panel=PANEL)
+@reports_failures
+def demo(
+    backend: Annotated[str, typer.Option(help="Backend to run on.")] = "aer_simulator",
+    address: Address = None,
+    state_dir: StateDir = None,
+    concurrency: Concurrency = None,
+    fake_devices: FakeDevices = None,
+    workers: Workers = None,
+    log_level: LogLevel = None,
+    log_format: LogFormat = None,
+    metrics_port: MetricsPort = None,
+    metrics_address: MetricsAddress = None,
+    config: ConfigFile = None,
+) -> None:
+    """Start a gateway on a free port, run a Bell job through it and print what happens."""
+    from ibmq_gateway.server.demo import run_demo
+
+    settings = _load_settings(
+        config, address=address, state_dir=state_dir, concurrency=concurrency,
+        fake_devices=fake_devices, workers=workers, log_level=log_level, log_format=log_format,
+        metrics_port=metrics_port, metrics_address=metrics_address,
+    )  # fmt: skip
+    exit_code = run_demo(settings, backend=backend)
+    if exit_code:
+        raise typer.Exit(exit_code)
+
+
+commands.register(app)
+
+
+def _load_settings(config: Path | None, **flags: object) -> Settings:
+    """Settings from the flags (None: not given), the environment and the file; logs set up.
+
+    Raises:
+        CommandFailure: a setting is invalid or the file cannot be read (a usage error).
+    """
+    try:
+        settings = Settings.load(flags, config_file=config)
         configure_logging(settings.log_level, settings.log_format)
     except (ValueError, OSError) as error:
-        print(f"ibmq-gateway: {error}", file=sys.stderr)
-        return 2
-    if args.command == "demo":
-        from ibmq_gateway.server.demo import run_demo
-
-        return run_demo(settings, backend=args.backend)
-    return asyncio.run(_serve(settings))
+        raise CommandFailure(str(error), USAGE) from error
+    return settings
 
 
-async def _serve(settings: Settings) -> int:
+async def _serve(settings: Settings) -> None:
     from ibmq_gateway.server.app import Gateway
 
     gateway = Gateway(settings)
@@ -40,68 +218,6 @@ async def _serve(settings: Settings) -> int:
         loop.add_signal_handler(signum, stopping.set)
     await stopping.wait()
     await gateway.stop()
-    return 0
-
-
-def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="ibmq-gateway", description="A gRPC gateway for quantum circuit jobs."
-    )
-    commands = parser.add_subparsers(dest="command", required=True)
-    serve = commands.add_parser("serve", help="run a gateway until SIGINT or SIGTERM")
-    demo = commands.add_parser(
-        "demo", help="start a gateway on a free port, run a Bell job through it, print it"
-    )
-    demo.add_argument("--backend", default="aer_simulator", help="backend to run on")
-    for command in (serve, demo):
-        _add_settings_flags(command)
-    return parser
-
-
-def _add_settings_flags(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--address", help="host:port to listen on [IBMQ_GATEWAY_ADDRESS]")
-    parser.add_argument(
-        "--state-dir", type=Path, help="directory of the database [IBMQ_GATEWAY_STATE_DIR]"
-    )
-    parser.add_argument(
-        "--concurrency", type=int, help="jobs each backend runs at once [IBMQ_GATEWAY_CONCURRENCY]"
-    )
-    parser.add_argument(
-        "--fake-devices",
-        help="comma-separated IBM fake devices to offer [IBMQ_GATEWAY_FAKE_DEVICES]",
-    )
-    parser.add_argument("--workers", type=int, help="simulation threads [IBMQ_GATEWAY_WORKERS]")
-    parser.add_argument("--log-level", help="DEBUG, INFO, WARNING... [IBMQ_GATEWAY_LOG_LEVEL]")
-    parser.add_argument(
-        "--log-format",
-        choices=("text", "json"),
-        help="text, or one JSON object per line [IBMQ_GATEWAY_LOG_FORMAT]",
-    )
-    parser.add_argument(
-        "--metrics-port",
-        type=int,
-        help="serve Prometheus metrics on this port, 0: any free one [IBMQ_GATEWAY_METRICS_PORT]",
-    )
-    parser.add_argument(
-        "--metrics-address",
-        help="interface of the metrics endpoint, default 127.0.0.1 [IBMQ_GATEWAY_METRICS_ADDRESS]",
-    )
-    parser.add_argument("--config", type=Path, help="a TOML file with any of these settings")
-
-
-def _flags(args: argparse.Namespace) -> dict[str, object]:
-    names = (
-        "address",
-        "state_dir",
-        "concurrency",
-        "fake_devices",
-        "workers",
-        "log_level",
-        "log_format",
-        "metrics_port",
-        "metrics_address",
-    )
-    return {name: getattr(args, name) for name in names}
 
 
 if __name__ == "__main__":

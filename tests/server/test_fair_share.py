@@ -71,7 +71,7 @@ def _queued(stubs, job_id: str) -> job_pb2.Job:
     for message in stream:
         job = message.event.job
         if job.state == job_pb2.JOB_STATE_QUEUED and job.queue_info.HasField("position"):
-            fresh = stubs.jobs.GetJob(job_service_pb2.GetJobRequest(job_id=job_id)).job
+            fresh: job_pb2.Job = stubs.jobs.GetJob(job_service_pb2.GetJobRequest(job_id=job_id)).job
             stream.cancel()
             return fresh
     raise AssertionError(f"job {job_id} never queued")

@@ -171,3 +171,26 @@ def test_the_demo_runs_a_bell_job_end_to_end(tmp_path):
     assert any(line.endswith("DONE") for line in lines)
     counts = next(line for line in lines if line.startswith("counts:"))
     assert "'00'" in counts and "'11'" in counts and "'01'" not in counts
+
+
+def test_a_second_gateway_on_a_busy_address_is_refused(serve, tmp_path):
+    served = serve(tmp_path / "first", _free_port())
+    outcome = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "ibmq_gateway.server.cli",
+            "serve",
+            "--address",
+            served.address,
+            "--state-dir",
+            str(tmp_path / "second"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert outcome.returncode != 0
+    assert f"cannot listen on {served.address}" in outcome.stderr
+    assert "Traceback" not in outcome.stderr
