@@ -15,7 +15,7 @@ from typing import Annotated, Literal
 
 import typer
 
-from ibmq_gateway.server import commands
+from ibmq_gateway.server import admin_commands, commands
 from ibmq_gateway.server.cli_errors import USAGE, CommandFailure, reports_failures
 from ibmq_gateway.server.logs import configure_logging
 from ibmq_gateway.server.settings import Settings
@@ -190,6 +190,7 @@ def demo(
 
 
 commands.register(app)
+admin_commands.register(app)
 
 
 def _load_settings(config: Path | None, **flags: object) -> Settings:

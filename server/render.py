@@ -18,6 +18,7 @@ if TYPE_CHECKING:
     from rich.console import RenderableType
 
     from ibmq_gateway.client import BackendStatus, GatewayBackend, IBMQJob
+    from ibmq_gateway.server.model import AuditEntry, User
 
 STATUS_STYLES = {
     JobStatus.INITIALIZING: "magenta",
@@ -125,3 +126,24 @@ def _operational(status: BackendStatus) -> Text:
     if status.operational:
         return Text("yes", style="green")
     return Text(f"no ({status.status_msg})", style="red")
+
+
+def users_table(users: Sequence[User]) -> Table:
+    """The gateway's users: name, place in the team, admin, and whether revoked."""
+    table = _table("name", "hub", "group", "project", "admin", "since", "revoked")
+    for user in users:
+        revoked = user.revoked.strftime("%Y-%m-%d %H:%M") if user.revoked else ""
+        since = user.created.strftime("%Y-%m-%d %H:%M")
+        table.add_row(
+            user.name, user.hub, user.group, user.project, _yes_no(user.admin), since, revoked
+        )
+    return table
+
+
+def audit_table(entries: Sequence[AuditEntry]) -> Table:
+    """Recorded actions, as given (newest first)."""
+    table = _table("time", "actor", "action", "target", "peer")
+    for entry in entries:
+        when = entry.time.astimezone().strftime("%Y-%m-%d %H:%M:%S")
+        table.add_row(when, entry.actor, entry.action, entry.target, entry.peer)
+    return table
