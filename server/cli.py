@@ -115,6 +115,14 @@ TlsClientCa = Annotated[
         show_default=False,
     ),
 ]
+IbmTokenFile = Annotated[
+    Path | None,
+    typer.Option(
+        help="A file holding the team's IBM Quantum API key (env IBMQ_GATEWAY_IBM_TOKEN_FILE; "
+        "or the key itself in IBMQ_GATEWAY_IBM_TOKEN, never as a flag).",
+        show_default=False,
+    ),
+]
 ConfigFile = Annotated[
     Path | None,
     typer.Option("--config", help="A TOML file with any of these settings.", show_default=False),
@@ -145,6 +153,7 @@ def serve(
     tls_cert: TlsCert = None,
     tls_key: TlsKey = None,
     tls_client_ca: TlsClientCa = None,
+    ibm_token_file: IbmTokenFile = None,
     config: ConfigFile = None,
 ) -> None:
     """Run a gateway until SIGINT or SIGTERM.
@@ -156,7 +165,7 @@ def serve(
         config, address=address, state_dir=state_dir, concurrency=concurrency,
         fake_devices=fake_devices, workers=workers, log_level=log_level, log_format=log_format,
         metrics_port=metrics_port, metrics_address=metrics_address, tls_cert=tls_cert,
-        tls_key=tls_key, tls_client_ca=tls_client_ca,
+        tls_key=tls_key, tls_client_ca=tls_client_ca, ibm_token_file=ibm_token_file,
     )  # fmt: skip
     asyncio.run(_serve(settings))
 

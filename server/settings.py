@@ -72,6 +72,11 @@ class Settings:
     """Shots per circuit of a user (not an admin)."""
     quota_request_bytes: int = 16 * 1024 * 1024
     """Size of one SubmitJob request of a user (not an admin)."""
+    ibm_token: str | None = field(default=None, repr=False)
+    """The team's IBM Quantum API key, from IBMQ_GATEWAY_IBM_TOKEN or the settings file
+    only (never a flag, so it never shows on a command line); never logged or stored."""
+    ibm_token_file: Path | None = None
+    """A file holding the IBM Quantum API key, read once at start."""
     bootstrap_token: str | None = field(default=None, repr=False)
     """The first admin's token when the gateway starts with no users (else a random one);
     either way it is written to ``admin.token`` in the state directory."""
@@ -97,7 +102,8 @@ class Settings:
         unknown = set(values) - {f.name for f in fields(cls)}
         if unknown:
             raise ValueError(f"unknown settings: {', '.join(sorted(unknown))}")
-        return cls(**{name: _coerce(name, value) for name, value in values.items()})
+        settings = cls(**{name: _coerce(name, value) for name, value in values.items()})
+        return _with_ibm_token_from_file(settings)
 
     def concurrency_of(self, backend: str) -> int:
         """How many jobs ``backend`` runs at once."""
@@ -154,3 +160,17 @@ def _coerce(name: str, value: Any) -> Any:
     if kind == "dict[str, int]":
         return {str(k): int(v) for k, v in dict(value).items()}
     return str(value)
+
+
+def _with_ibm_token_from_file(settings: Settings) -> Settings:
+    """Reads ``ibm_token_file`` into ``ibm_token`` unless a token was given directly."""
+    path = settings.ibm_token_file
+    if path is None or settings.ibm_token:
+        return settings
+    try:
+        token = path.read_text().strip()
+    except OSError as error:
+        raise ValueError(f"ibm_token_file {path}: {error.strerror}") from None
+    if not token:
+        raise ValueError(f"ibm_token_file {path} is empty")
+    return dataclasses.replace(settings, ibm_token=token)
