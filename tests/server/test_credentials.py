@@ -7,6 +7,7 @@ import signal
 import subprocess
 import sys
 from pathlib import Path
+from typing import cast
 
 import grpc
 import pytest
@@ -33,10 +34,11 @@ def _everything_a_client_sees(address: str) -> bytes:
             seen.extend(item.SerializeToString() for item in items)
         except grpc.RpcError as error:
             seen.append(str(error.details()).encode())
-            seen.extend(
-                value if isinstance(value, bytes) else value.encode()
-                for _, value in error.trailing_metadata() or ()
-            )
+            # Trailing metadata carries the google.rpc.Status details (bytes) and text.
+            # (grpc's stubs type the entries as objects; at run time they are pairs.)
+            trailers = cast("list[tuple[str, object]]", error.trailing_metadata() or [])
+            for _, value in trailers:
+                seen.append(value if isinstance(value, bytes) else str(value).encode())
 
     backends, jobs = stubs.backends, stubs.jobs
     keep(lambda: HealthStub(stubs.channel).Check(HealthCheckRequest()))  # logged at DEBUG
