@@ -12,25 +12,20 @@ import hashlib
 import logging
 import os
 import secrets
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any
 
 import grpc
 
 from ibmq_gateway.server.errors import UnauthenticatedError
 from ibmq_gateway.server.model import User
+from ibmq_gateway.server.wrapping import BehaviourInterceptor, Stream, Unary
 
 if TYPE_CHECKING:
     from pathlib import Path
 
     from ibmq_gateway.server.store import JobStore
-
-    _Interceptor = grpc.aio.ServerInterceptor[Any, Any]
-    _Handler = grpc.RpcMethodHandler[Any, Any]
-else:
-    _Interceptor = grpc.aio.ServerInterceptor
-    _Handler = grpc.RpcMethodHandler
 
 log = logging.getLogger(__name__)
 
@@ -63,41 +58,26 @@ def principal() -> User:
     return user
 
 
-class AuthInterceptor(_Interceptor):
+class AuthInterceptor(BehaviourInterceptor):
     """Resolves ``authorization: Bearer <token>`` to a user for every RPC but health."""
 
     def __init__(self, store: JobStore) -> None:
         self._store = store
 
-    async def intercept_service(
-        self,
-        continuation: Callable[[grpc.HandlerCallDetails], Awaitable[_Handler]],
-        details: grpc.HandlerCallDetails,
-    ) -> _Handler:
-        handler = await continuation(details)
-        if handler is None or details.method.startswith(OPEN_SERVICES):
-            return handler
-        handlers = cast("Any", handler)
-        if handlers.unary_unary is not None:
-            unary = self._unary(handlers.unary_unary)
-            return cast("_Handler", handlers._replace(unary_unary=unary))
-        # A bidirectional behaviour (server reflection) has a server stream's shape.
-        for kind in ("unary_stream", "stream_stream"):
-            if getattr(handlers, kind) is not None:
-                stream = self._stream(getattr(handlers, kind))
-                return cast("_Handler", handlers._replace(**{kind: stream}))
-        return handler
+    def wrap_unary(self, behaviour: Unary, method: str) -> Unary:
+        if method.startswith(OPEN_SERVICES):
+            return behaviour
 
-    def _unary(self, behaviour: Callable[..., Awaitable[Any]]) -> Callable[..., Awaitable[Any]]:
         async def authenticated(request: Any, context: Any) -> Any:
             current_principal.set(await self._authenticate(context))
             return await behaviour(request, context)
 
         return authenticated
 
-    def _stream(
-        self, behaviour: Callable[..., AsyncIterator[Any]]
-    ) -> Callable[..., AsyncIterator[Any]]:
+    def wrap_stream(self, behaviour: Stream, method: str) -> Stream:
+        if method.startswith(OPEN_SERVICES):
+            return behaviour
+
         async def authenticated(request: Any, context: Any) -> AsyncIterator[Any]:
             current_principal.set(await self._authenticate(context))
             async for response in behaviour(request, context):

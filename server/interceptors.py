@@ -13,53 +13,28 @@ import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Protocol, cast
+from typing import Any, Protocol
 
 import grpc
 from grpc_status import rpc_status
 
 from ibmq_gateway.server.auth import current_principal
 from ibmq_gateway.server.errors import GatewayError, status_for
+from ibmq_gateway.server.wrapping import BehaviourInterceptor, Stream, Unary
 
 log = logging.getLogger(__name__)
 
 _INTERNAL_MESSAGE = "internal error in the gateway; the server log has the details"
 
 
-if TYPE_CHECKING:
-    _Interceptor = grpc.aio.ServerInterceptor[Any, Any]
-    _Handler = grpc.RpcMethodHandler[Any, Any]
-else:
-    _Interceptor = grpc.aio.ServerInterceptor
-    _Handler = grpc.RpcMethodHandler
-
-
-class ErrorInterceptor(_Interceptor):
+class ErrorInterceptor(BehaviourInterceptor):
     """Turns ``GatewayError`` into its status (with details) and anything else into INTERNAL."""
 
-    async def intercept_service(
-        self,
-        continuation: Callable[[grpc.HandlerCallDetails], Awaitable[_Handler]],
-        handler_call_details: grpc.HandlerCallDetails,
-    ) -> _Handler:
-        handler = await continuation(handler_call_details)
-        if handler is None:
-            return handler
-        # grpc's handlers are namedtuples; their behaviours are coroutines under grpc.aio.
-        handlers = cast("Any", handler)
-        if handlers.unary_unary is not None:
-            return cast(
-                "_Handler", handlers._replace(unary_unary=_guard_unary(handlers.unary_unary))
-            )
-        if handlers.unary_stream is not None:
-            return cast(
-                "_Handler", handlers._replace(unary_stream=_guard_stream(handlers.unary_stream))
-            )
-        if handlers.stream_stream is not None:  # server reflection: same shape as a stream
-            return cast(
-                "_Handler", handlers._replace(stream_stream=_guard_stream(handlers.stream_stream))
-            )
-        return handler
+    def wrap_unary(self, behaviour: Unary, method: str) -> Unary:
+        return _guard_unary(behaviour)
+
+    def wrap_stream(self, behaviour: Stream, method: str) -> Stream:
+        return _guard_stream(behaviour)
 
 
 def _guard_unary(behaviour: Callable[..., Awaitable[Any]]) -> Callable[..., Awaitable[Any]]:
@@ -139,30 +114,19 @@ def principal_of() -> str:
     return user.name if user is not None else "-"
 
 
-class ObservingInterceptor(_Interceptor):
-    """Tells each observer when a unary or server-streaming call ends, and how."""
+class ObservingInterceptor(BehaviourInterceptor):
+    """Tells each observer when a call ends, and how (and when a stream first answers)."""
 
     def __init__(self, observers: Sequence[CallObserver]) -> None:
         self._observers = tuple(observers)
 
-    async def intercept_service(
-        self,
-        continuation: Callable[[grpc.HandlerCallDetails], Awaitable[_Handler]],
-        handler_call_details: grpc.HandlerCallDetails,
-    ) -> _Handler:
-        handler = await continuation(handler_call_details)
-        if handler is None:
-            return handler
-        handlers = cast("Any", handler)
-        service, _, method = handler_call_details.method.strip("/").rpartition("/")
-        if handlers.unary_unary is not None:
-            unary = self._unary(handlers.unary_unary, service, method)
-            return cast("_Handler", handlers._replace(unary_unary=unary))
-        if handlers.unary_stream is not None:
-            stream = self._stream(handlers.unary_stream, service, method)
-            return cast("_Handler", handlers._replace(unary_stream=stream))
-        # The gateway has no client streams; reflection's bidirectional stream goes unobserved.
-        return handler
+    def wrap_unary(self, behaviour: Unary, method: str) -> Unary:
+        service, _, name = method.strip("/").rpartition("/")
+        return self._unary(behaviour, service, name)
+
+    def wrap_stream(self, behaviour: Stream, method: str) -> Stream:
+        service, _, name = method.strip("/").rpartition("/")
+        return self._stream(behaviour, service, name)
 
     def _unary(
         self, behaviour: Callable[..., Awaitable[Any]], service: str, method: str

@@ -1,0 +1,56 @@
+"""The one way the gateway intercepts RPCs: by wrapping each call's behaviour."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import TYPE_CHECKING, Any, cast
+
+import grpc
+
+if TYPE_CHECKING:
+    _Interceptor = grpc.aio.ServerInterceptor[Any, Any]
+    Handler = grpc.RpcMethodHandler[Any, Any]
+else:
+    _Interceptor = grpc.aio.ServerInterceptor
+    Handler = grpc.RpcMethodHandler
+
+Unary = Callable[..., Awaitable[Any]]
+"""A unary behaviour: ``async def (request, context) -> response``."""
+Stream = Callable[..., AsyncIterator[Any]]
+"""A streaming behaviour: an async generator of ``(request, context)``."""
+
+
+class BehaviourInterceptor(_Interceptor):
+    """Wraps each RPC's behaviour; subclasses say how, for unary and streaming calls.
+
+    grpc's handlers are namedtuples holding the behaviour for the call's shape. A
+    bidirectional behaviour (server reflection) takes a request iterator instead of a
+    request but otherwise has a server stream's shape, so it is wrapped as a stream.
+    """
+
+    async def intercept_service(
+        self,
+        continuation: Callable[[grpc.HandlerCallDetails], Awaitable[Handler]],
+        details: grpc.HandlerCallDetails,
+    ) -> Handler:
+        handler = await continuation(details)
+        if handler is None:
+            return handler
+        handlers = cast("Any", handler)
+        if handlers.unary_unary is not None:
+            unary = self.wrap_unary(handlers.unary_unary, details.method)
+            return cast("Handler", handlers._replace(unary_unary=unary))
+        for kind in ("unary_stream", "stream_stream"):
+            behaviour = getattr(handlers, kind)
+            if behaviour is not None:
+                stream = self.wrap_stream(behaviour, details.method)
+                return cast("Handler", handlers._replace(**{kind: stream}))
+        return handler
+
+    def wrap_unary(self, behaviour: Unary, method: str) -> Unary:
+        """The behaviour to run instead of a unary ``behaviour`` of ``/Service/Method``."""
+        return behaviour
+
+    def wrap_stream(self, behaviour: Stream, method: str) -> Stream:
+        """The behaviour to run instead of a streaming ``behaviour``."""
+        return behaviour
