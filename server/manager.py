@@ -12,18 +12,16 @@ import asyncio
 import contextlib
 import dataclasses
 import logging
-import uuid
 from collections import defaultdict
 from collections.abc import Callable, Coroutine, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from ibmq_gateway.server.circuits import InvalidCircuitsError, parse_circuits
+from ibmq_gateway.server import transitions
+from ibmq_gateway.server.circuits import parse_circuits
 from ibmq_gateway.server.errors import (
     FailedPreconditionError,
-    FieldViolation,
     InvalidArgumentError,
-    PermissionDeniedError,
     RequestIdReusedError,
     backend_not_found,
     job_not_found,
@@ -35,7 +33,6 @@ from ibmq_gateway.server.model import (
     JobFailure,
     JobQuery,
     QueueInfo,
-    RequestKey,
     User,
 )
 from ibmq_gateway.server.quotas import Quotas
@@ -44,6 +41,7 @@ from ibmq_gateway.server.scheduler import Scheduler
 from ibmq_gateway.server.states import ACTIVE_STATES, JobState, can_move
 from ibmq_gateway.server.store import Change, DuplicateRequestError, JobStore, PageCursor
 from ibmq_gateway.server.submission import Submission, check_submission, tag_violations
+from ibmq_gateway.server.transitions import to_state
 from ibmq_gateway.server.validation import check_fits
 
 if TYPE_CHECKING:
@@ -120,16 +118,16 @@ class JobManager:
         earlier = await self._earlier_submission(submission, owner.name)
         if earlier is not None:
             return earlier, True
-        circuits = await asyncio.to_thread(_parse, submission)
+        circuits = await asyncio.to_thread(transitions.parse, submission)
         # Counting the owner's jobs and creating this one must not interleave with another
         # submission of theirs, or both could pass the active-jobs quota.
         async with self._submitting[owner.name]:
             self._quotas.check_submission(owner, submission, self._active_jobs_of(owner.name))
             try:
                 event = await self._store.create_job(
-                    _new_job(submission, owner),
+                    transitions.new_job(submission, owner),
                     submission.circuits,
-                    _request_key(submission, owner.name),
+                    transitions.request_key(submission, owner.name),
                 )
             except DuplicateRequestError:
                 event = None
@@ -147,10 +145,10 @@ class JobManager:
 
     async def cancel(self, job_id: str, user: User) -> Job:
         """Cancels a job that is not final yet."""
-        job = _changeable(await self.get(job_id, user), user, "cancel")
-        cancelled = await self._change(job_id, _to_state(JobState.CANCELLED))
+        job = transitions.changeable(await self.get(job_id, user), user, "cancel")
+        cancelled = await self._change(job_id, to_state(JobState.CANCELLED))
         if cancelled is None:
-            raise _already_final(await self.get(job_id))
+            raise transitions.already_final(await self.get(job_id))
         self._scheduler.remove(job.backend, job_id)
         run = self._runs.pop(job_id, None)
         if run is not None:
@@ -166,7 +164,7 @@ class JobManager:
         violations = tag_violations(tags) if tags is not None else []
         if violations:
             raise InvalidArgumentError("invalid tags", violations)
-        _changeable(await self.get(job_id, user), user, "update")
+        transitions.changeable(await self.get(job_id, user), user, "update")
 
         def rename(job: Job) -> Job:
             return dataclasses.replace(
@@ -204,7 +202,7 @@ class JobManager:
     async def result(self, job_id: str, allow_partial: bool, viewer: User) -> dict[str, Any]:
         """The stored result document of a final job."""
         job = await self.get(job_id, viewer)
-        _check_result_readable(job, allow_partial)
+        transitions.check_result_readable(job, allow_partial)
         document = await self._store.get_result(job_id)
         if document is None:
             raise FailedPreconditionError(
@@ -258,9 +256,9 @@ class JobManager:
             if step == JobState.VALIDATED and job.state == JobState.VALIDATING:
                 failure = check_fits(self.backend_info(job.backend), await self._circuits(job_id))
                 if failure is not None:
-                    await self._change(job_id, _to_state(JobState.ERROR_VALIDATING_JOB, failure))
+                    await self._change(job_id, to_state(JobState.ERROR_VALIDATING_JOB, failure))
                     return
-            if can_move(job.state, step) and await self._change(job_id, _to_state(step)) is None:
+            if can_move(job.state, step) and await self._change(job_id, to_state(step)) is None:
                 return
         await self._enqueue(job_id)
 
@@ -270,7 +268,7 @@ class JobManager:
             return
         self._scheduler.enqueue(job.backend, job_id, job.owner, job.created.timestamp())
         position = self._scheduler.positions(job.backend).get(job_id)
-        if await self._change(job_id, _to_state(JobState.QUEUED, queue=position)) is None:
+        if await self._change(job_id, to_state(JobState.QUEUED, queue=position)) is None:
             self._scheduler.remove(job.backend, job_id)
             return
         await self._dispatch(job.backend)
@@ -305,14 +303,14 @@ class JobManager:
         except ExecutionError as error:
             failure = JobFailure(error.code, error.reason, error.message)
             partial = await self._document(job, error.partial, partial=True)
-            return _Outcome(_to_state(JobState.ERROR_RUNNING_JOB, failure), partial)
+            return _Outcome(to_state(JobState.ERROR_RUNNING_JOB, failure), partial)
         except Exception as error:
             log.exception("job %s failed inside the gateway", job.id)
             message = f"the gateway failed to run it: {error}"
             failure = JobFailure(INTERNAL_FAILURE, "INTERNAL", message)
-            return _Outcome(_to_state(JobState.ERROR_RUNNING_JOB, failure), None)
+            return _Outcome(to_state(JobState.ERROR_RUNNING_JOB, failure), None)
         document = await self._document(job, result, partial=False)
-        return _Outcome(_to_state(JobState.COMPLETED), document)
+        return _Outcome(to_state(JobState.COMPLETED), document)
 
     async def _document(
         self, job: Job, result: Result | None, *, partial: bool
@@ -336,7 +334,7 @@ class JobManager:
                 for job_id, info in self._scheduler.positions(backend).items()
                 if (job := self._active.get(job_id)) is not None
                 and job.state == JobState.QUEUED
-                and _moved(job.queue, info)
+                and transitions.moved(job.queue, info)
             ]
             if changes:
                 self._remember(await self._store.apply(changes))
@@ -403,7 +401,7 @@ class JobManager:
         # Jobs that were running started before every queued one: they go first, in order.
         for rank, job in enumerate(interrupted):
             self._scheduler.enqueue(job.backend, job.id, job.owner, _RESTARTED_FIRST + rank)
-            await self._change(job.id, _to_state(JobState.QUEUED))
+            await self._change(job.id, to_state(JobState.QUEUED))
         for backend in self._routes:
             await self._dispatch(backend)
 
@@ -417,7 +415,7 @@ class JobManager:
         target = (
             JobState.ERROR_VALIDATING_JOB if job.state in _EARLY else JobState.ERROR_RUNNING_JOB
         )
-        await self._change(job.id, _to_state(target, failure))
+        await self._change(job.id, to_state(target, failure))
 
     async def _prune_periodically(self) -> None:
         while True:
@@ -455,111 +453,13 @@ class _Reporter:
         self._job_id = job_id
 
     async def running(self) -> None:
-        await self._manager._change(self._job_id, _to_state(JobState.RUNNING))
+        await self._manager._change(self._job_id, to_state(JobState.RUNNING))
 
     async def queued(self, info: QueueInfo) -> None:
         def requeue(job: Job) -> Job | None:
             return dataclasses.replace(job, queue=info) if job.state == JobState.QUEUED else None
 
         await self._manager._change(self._job_id, requeue, EventType.QUEUE_INFO_CHANGED)
-
-
-def _to_state(
-    target: JobState, failure: JobFailure | None = None, queue: QueueInfo | None = None
-) -> Callable[[Job], Job | None]:
-    """A change that moves a job to ``target`` if the lifecycle allows it."""
-
-    def move(job: Job) -> Job | None:
-        if not can_move(job.state, target):
-            return None
-        steps = {**job.steps, target.value: datetime.now(UTC)}
-        return dataclasses.replace(job, state=target, steps=steps, error=failure, queue=queue)
-
-    return move
-
-
-def _moved(before: QueueInfo | None, after: QueueInfo) -> bool:
-    """Whether a new queue estimate is worth an event (position or a shift of 1 s+)."""
-    if before is None or before.position != after.position:
-        return True
-    if before.estimated_start is None or after.estimated_start is None:
-        return True
-    return abs((after.estimated_start - before.estimated_start).total_seconds()) >= 1.0
-
-
-def _new_job(submission: Submission, owner: User) -> Job:
-    now = datetime.now(UTC)
-    return Job(
-        id=uuid.uuid4().hex,
-        backend=submission.backend,
-        owner=owner.name,
-        owner_hub=owner.hub,
-        owner_group=owner.group,
-        owner_project=owner.project,
-        state=JobState.CREATING,
-        created=now,
-        name=submission.name,
-        tags=submission.tags,
-        share_level=submission.share_level,
-        experiment_id=submission.experiment_id,
-        header=submission.header,
-        run_options=submission.run_options,
-        client_info=submission.client_info,
-        circuit_count=len(submission.circuits),
-        steps={JobState.CREATING.value: now},
-        request_id=submission.request_id,
-    )
-
-
-def _request_key(submission: Submission, owner: str) -> RequestKey | None:
-    if not submission.request_id:
-        return None
-    return RequestKey(owner, submission.request_id, submission.fingerprint())
-
-
-def _parse(submission: Submission) -> list[QuantumCircuit]:
-    try:
-        return parse_circuits(submission.circuits)
-    except InvalidCircuitsError as error:
-        violations = [FieldViolation(f"circuits[{v.index}]", v.message) for v in error.violations]
-        raise InvalidArgumentError(
-            "; ".join(v.description for v in violations), violations, reason="INVALID_CIRCUIT"
-        ) from None
-
-
-def _changeable(job: Job, user: User, action: str) -> Job:
-    if not user.can_change(job):
-        raise PermissionDeniedError(
-            f"only the owner of job {job.id} ({job.owner}) or an admin may {action} it",
-            reason="NOT_JOB_OWNER",
-        )
-    return job
-
-
-def _already_final(job: Job) -> FailedPreconditionError:
-    return FailedPreconditionError(
-        f"job {job.id} is already {job.state} and cannot be cancelled",
-        reason="JOB_ALREADY_FINAL",
-        metadata={"job_id": job.id, "state": job.state.value},
-    )
-
-
-def _check_result_readable(job: Job, allow_partial: bool) -> None:
-    if not job.final:
-        raise FailedPreconditionError(
-            f"job {job.id} is {job.state}; its result exists once it is COMPLETED",
-            reason="RESULT_NOT_READY",
-        )
-    if job.state == JobState.CANCELLED:
-        raise FailedPreconditionError(
-            f"job {job.id} was cancelled; it has no result", reason="JOB_CANCELLED"
-        )
-    if job.state != JobState.COMPLETED and not allow_partial:
-        message = job.error.message if job.error else job.state.value
-        raise FailedPreconditionError(
-            f"job {job.id} failed: {message}; ask with allow_partial for what finished",
-            reason="JOB_FAILED",
-        )
 
 
 def _log_crash(task: asyncio.Task[Any]) -> None:
