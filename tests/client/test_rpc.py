@@ -1,102 +1,178 @@
-"""The transport against a scripted gateway: tokens, error translation, submit retries."""
+"""The transport against real gateways: tokens, error translation, submit retries.
+
+What the client sends shows in the gateway's answers and in its RPC log (who called, how
+the call ended). Submit attempts that never reach a stopped gateway are counted on the
+client's stub, which passes each one on unchanged.
+"""
 
 from __future__ import annotations
+
+from collections.abc import Callable
+from contextlib import closing
 
 import grpc
 import pytest
 
 from ibmq_gateway.client import IBMQBackendApiError, IBMQJobApiError
-from ibmq_gateway.client._rpc import TOKEN_ENV, ApiClient, api_errors
-from ibmq_gateway.v1 import job_service_pb2
-from tests.client.fakes import FakeJobService, serve
+from ibmq_gateway.client._rpc import TOKEN_ENV, TOKEN_FILE_ENV, ApiClient, api_errors
+from ibmq_gateway.v1 import job_pb2, job_service_pb2
+from tests.client.gateways import add_user
+from tests.helpers import BELL_QASM3, connect, details
+
+NOT_QASM = "this is not a circuit"
 
 
-@pytest.fixture
-def service():
-    return FakeJobService()
+def submit_request(qasm3: str = BELL_QASM3) -> job_service_pb2.SubmitJobRequest:
+    return job_service_pb2.SubmitJobRequest(
+        request_id="r-1", backend="aer_simulator", circuits=[job_pb2.Circuit(qasm3=qasm3)]
+    )
 
 
-@pytest.fixture
-def address(service):
-    with serve(service) as running:
-        yield running
+def record_submits(
+    api: ApiClient,
+    monkeypatch: pytest.MonkeyPatch,
+    after_failure: Callable[[int], None] = lambda attempts: None,
+) -> list[str]:
+    """The request id of each SubmitJob attempt ``api`` makes, as it makes it.
+
+    Every attempt still goes to the gateway; ``after_failure`` runs after a failed one
+    (with the number of attempts so far), before the client sees the error.
+    """
+    sent: list[str] = []
+    real = api._jobs.SubmitJob
+
+    def submit_job(request: job_service_pb2.SubmitJobRequest, **kwargs: object) -> object:
+        sent.append(request.request_id)
+        try:
+            return real(request, **kwargs)
+        except grpc.RpcError:
+            after_failure(len(sent))
+            raise
+
+    monkeypatch.setattr(api._jobs, "SubmitJob", submit_job)
+    return sent
 
 
-def test_a_token_is_sent_as_bearer_metadata(service, address):
-    api = ApiClient(address, token="secret")
-    with pytest.raises(grpc.RpcError):
-        api.job_get("job-1")
-    api.close()
-    assert service.metadata[-1]["authorization"] == "Bearer secret"
+def test_a_token_is_sent_as_bearer_metadata(gateway, rpc_log):
+    token = add_user(gateway, "carol")
+    with closing(ApiClient(gateway.address, token=token)) as api:
+        api.backends_list()
+    assert rpc_log.wait_for("ListBackends", "OK", "carol") == ["OK"]
 
 
-def test_the_token_comes_from_the_environment_when_not_given(service, address, monkeypatch):
-    monkeypatch.setenv(TOKEN_ENV, "from-env")
-    api = ApiClient(address)
-    with pytest.raises(grpc.RpcError):
-        api.job_get("job-1")
-    api.close()
-    assert service.metadata[-1]["authorization"] == "Bearer from-env"
+def test_a_token_the_gateway_does_not_know_arrives_as_one(gateway):
+    with (
+        closing(ApiClient(gateway.address, token="igw_not-a-real-token")) as api,
+        pytest.raises(IBMQBackendApiError) as caught,
+        api_errors(IBMQBackendApiError),
+    ):
+        api.backends_list()
+    assert caught.value.code is grpc.StatusCode.UNAUTHENTICATED
+    # A well-formed bearer token that matches no user (not a missing or malformed one).
+    assert caught.value.reason == "INVALID_TOKEN"
 
 
-def test_without_a_token_no_authorization_is_sent(service, address, monkeypatch):
+def test_the_token_comes_from_the_environment_when_not_given(gateway, rpc_log, monkeypatch):
+    monkeypatch.setenv(TOKEN_ENV, add_user(gateway, "dave"))
+    with closing(ApiClient(gateway.address)) as api:
+        api.backends_list()
+    assert rpc_log.wait_for("ListBackends", "OK", "dave") == ["OK"]
+
+
+@pytest.mark.parametrize("token", [None, ""], ids=["none-found", "empty"])
+def test_without_a_token_no_authorization_is_sent(gateway, monkeypatch, tmp_path, token):
     monkeypatch.delenv(TOKEN_ENV, raising=False)
-    api = ApiClient(address)
-    with pytest.raises(grpc.RpcError):
-        api.job_get("job-1")
-    api.close()
-    assert "authorization" not in service.metadata[-1]
+    monkeypatch.delenv(TOKEN_FILE_ENV, raising=False)
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "no-local-gateway"))
+    with (
+        closing(ApiClient(gateway.address, token=token)) as api,
+        pytest.raises(IBMQBackendApiError) as caught,
+        api_errors(IBMQBackendApiError),
+    ):
+        api.backends_list()
+    assert caught.value.code is grpc.StatusCode.UNAUTHENTICATED
+    assert caught.value.reason == "MISSING_TOKEN"
 
 
-def test_errors_carry_code_reason_and_the_gateways_message(address):
-    api = ApiClient(address, token="")
-    with pytest.raises(IBMQBackendApiError) as caught, api_errors(IBMQBackendApiError, "Lookup"):
-        api.job_get("job-1")
-    api.close()
+def test_errors_carry_code_reason_and_the_gateways_message(gateway):
+    with closing(connect(gateway.address)) as raw, pytest.raises(grpc.RpcError) as direct:
+        raw.jobs.GetJob(job_service_pb2.GetJobRequest(job_id="no-such-job"), timeout=30)
+    with (
+        closing(ApiClient(gateway.address)) as api,
+        pytest.raises(IBMQBackendApiError) as caught,
+        api_errors(IBMQBackendApiError, "Lookup"),
+    ):
+        api.job_get("no-such-job")
     error = caught.value
     assert error.code is grpc.StatusCode.NOT_FOUND
     assert error.reason == "JOB_NOT_FOUND"
-    assert error.message == "Lookup: NOT_FOUND: no such job (JOB_NOT_FOUND)"
+    assert error.message == f"Lookup: NOT_FOUND: {direct.value.details()} (JOB_NOT_FOUND)"
 
 
-def test_field_violations_are_part_of_the_message(address):
-    api = ApiClient(address, token="")
-    request = job_service_pb2.UpdateJobRequest(job_id="job-1", replace_tags=True)
-    with pytest.raises(IBMQJobApiError, match="tags: too many tags"), api_errors():
-        api.job_update(request)
-    api.close()
+def test_field_violations_are_part_of_the_message(gateway):
+    with closing(connect(gateway.address)) as raw, pytest.raises(grpc.RpcError) as direct:
+        raw.jobs.SubmitJob(submit_request(NOT_QASM), timeout=30)
+    violations = details(direct.value)[1].field_violations
+    assert [violation.field for violation in violations] == ["circuits[0]"]
+    with (
+        closing(ApiClient(gateway.address)) as api,
+        pytest.raises(IBMQJobApiError) as caught,
+        api_errors(),
+    ):
+        api.job_submit(submit_request(NOT_QASM))
+    assert caught.value.code is grpc.StatusCode.INVALID_ARGUMENT
+    assert f"; circuits[0]: {violations[0].description}" in caught.value.message
 
 
-def test_transport_failures_become_api_errors():
-    api = ApiClient("127.0.0.1:1", token="")  # nothing listens there
-    with pytest.raises(IBMQJobApiError) as caught, api_errors(IBMQJobApiError, "Get"):
+def test_transport_failures_become_api_errors(gateway):
+    address = gateway.address
+    gateway.stop()  # nothing listens there any more
+    with (
+        closing(ApiClient(address)) as api,
+        pytest.raises(IBMQJobApiError) as caught,
+        api_errors(IBMQJobApiError, "Get"),
+    ):
         api.job_get("job-1")
-    api.close()
     assert caught.value.code is grpc.StatusCode.UNAVAILABLE
 
 
-def test_submit_is_retried_with_the_same_request_id_on_transient_errors(service, address):
-    service.submit_failures = [grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED]
-    api = ApiClient(address, token="")
-    job = api.job_submit(job_service_pb2.SubmitJobRequest(request_id="r-1", backend="x"))
-    api.close()
-    assert job.id == "submitted"
-    assert [request.request_id for request in service.submit_requests] == ["r-1"] * 3
+def test_submit_is_retried_with_the_same_request_id_on_transient_errors(gateway, monkeypatch):
+    address = gateway.address
+    gateway.stop()
+    with closing(ApiClient(address)) as api:
+
+        def come_back(attempts: int) -> None:
+            if attempts == 1:  # UNAVAILABLE: the gateway is down; it is up for the retry
+                gateway.start()
+                grpc.channel_ready_future(api._channel).result(timeout=30)
+
+        sent = record_submits(api, monkeypatch, come_back)
+        job = api.job_submit(submit_request())
+        # Had an attempt reached the gateway unanswered, its retry would get the same job.
+        again = api.job_submit(submit_request())
+    assert sent == ["r-1"] * 3
+    assert again.id == job.id
+    with closing(connect(address)) as admin:
+        listed = admin.jobs.ListJobs(job_service_pb2.ListJobsRequest(), timeout=30).jobs
+    assert [listed_job.id for listed_job in listed] == [job.id]
 
 
-def test_submit_gives_up_after_a_few_attempts(service, address):
-    service.submit_failures = [grpc.StatusCode.UNAVAILABLE] * 10
-    api = ApiClient(address, token="")
-    with pytest.raises(grpc.RpcError):
-        api.job_submit(job_service_pb2.SubmitJobRequest(request_id="r-1", backend="x"))
-    api.close()
-    assert len(service.submit_requests) == 4
+def test_submit_gives_up_after_a_few_attempts(gateway, monkeypatch):
+    address = gateway.address
+    gateway.stop()
+    with closing(ApiClient(address)) as api:
+        sent = record_submits(api, monkeypatch)
+        with pytest.raises(grpc.RpcError) as caught:
+            api.job_submit(submit_request())
+    assert caught.value.code() is grpc.StatusCode.UNAVAILABLE
+    assert sent == ["r-1"] * 4
 
 
-def test_submit_is_not_retried_on_other_errors(service, address):
-    service.submit_failures = [grpc.StatusCode.INVALID_ARGUMENT]
-    api = ApiClient(address, token="")
-    with pytest.raises(grpc.RpcError):
-        api.job_submit(job_service_pb2.SubmitJobRequest(request_id="r-1", backend="x"))
-    api.close()
-    assert len(service.submit_requests) == 1
+def test_submit_is_not_retried_on_other_errors(gateway, monkeypatch, rpc_log):
+    with closing(ApiClient(gateway.address)) as api:
+        sent = record_submits(api, monkeypatch)
+        with pytest.raises(grpc.RpcError) as caught:
+            api.job_submit(submit_request(NOT_QASM))
+    assert caught.value.code() is grpc.StatusCode.INVALID_ARGUMENT
+    assert sent == ["r-1"]
+    assert rpc_log.wait_for("SubmitJob", "INVALID_ARGUMENT", "admin") == ["INVALID_ARGUMENT"]
