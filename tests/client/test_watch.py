@@ -103,10 +103,7 @@ def test_a_stream_cut_by_a_gateway_restart_is_resumed_from_the_last_token(stalle
         follower = iter(JobFollower(alice.api, job_id))
         seen = read_until(follower, QUEUED)
         # The gateway comes back with a free slot: the job runs and completes unseen.
-        stalled.settings = dataclasses.replace(stalled.settings, backend_concurrency={})
-        stalled.restart()
-        with closing(connect(stalled.address)) as admin:
-            wait_final(admin, job_id)
+        restart_with_a_free_slot(stalled, job_id)
         seen += list(follower)
     assert_each_event_once(seen)
     assert [s.state for s in seen[-2:]] == [RUNNING, COMPLETED]
@@ -198,10 +195,7 @@ def test_an_expired_token_of_a_finished_job_ends_with_the_fetched_snapshot(stall
         seen = read_until(follower, QUEUED)
         # The job runs and completes while the follower is away; then its RUNNING event is
         # pruned (a job's latest event always stays).
-        stalled.settings = dataclasses.replace(stalled.settings, backend_concurrency={})
-        stalled.restart()
-        with closing(connect(stalled.address)) as admin:
-            wait_final(admin, job_id)
+        restart_with_a_free_slot(stalled, job_id)
         assert prune_log(stalled) > 0
         rest = list(follower)
     assert [s.state for s in rest] == [COMPLETED]
@@ -270,3 +264,11 @@ def test_following_gives_up_when_the_gateway_stays_unreachable(gateway, monkeypa
     ):
         list(JobFollower(api, "job-1"))
     assert caught.value.code is grpc.StatusCode.UNAVAILABLE
+
+
+def restart_with_a_free_slot(gateway, job_id: str) -> None:
+    """Restarts a stalled gateway with a free slot and waits for ``job_id`` to finish."""
+    gateway.settings = dataclasses.replace(gateway.settings, backend_concurrency={})
+    gateway.restart()
+    with closing(connect(gateway.address)) as admin:
+        wait_final(admin, job_id)
