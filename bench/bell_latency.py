@@ -13,7 +13,6 @@ thread of this process, as in the tests; its simulations run in its worker proce
 from __future__ import annotations
 
 import argparse
-import io
 import statistics
 import tempfile
 import time
@@ -21,10 +20,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import grpc
-from qiskit import QuantumCircuit, qpy, transpile
+from qiskit import QuantumCircuit, transpile
 from qiskit_aer import AerSimulator
 from shared import BENCH_TOKEN, loopback_credentials, positive
 
+from ibmq_gateway.client._convert import circuit_to_proto
 from ibmq_gateway.server.embedded import EmbeddedGateway
 from ibmq_gateway.server.settings import Settings
 from ibmq_gateway.v1 import job_pb2, job_service_pb2, job_service_pb2_grpc
@@ -66,12 +66,6 @@ def bell_for_aer() -> QuantumCircuit:
     # Transpiled once, outside the timings, so both sides run the very same circuit.
     transpiled: QuantumCircuit = transpile(circuit, AerSimulator())
     return transpiled
-
-
-def qpy_bytes(circuit: QuantumCircuit) -> bytes:
-    buffer = io.BytesIO()
-    qpy.dump(circuit, buffer)
-    return buffer.getvalue()
 
 
 def run_direct(simulator: AerSimulator, circuit: QuantumCircuit, shots: int) -> float:
@@ -199,7 +193,7 @@ def report(runs: list[GatewayRun], direct: list[float], args: argparse.Namespace
 def main() -> None:
     args = parse_args()
     circuit = bell_for_aer()
-    runs = measure_gateway(qpy_bytes(circuit), args)
+    runs = measure_gateway(circuit_to_proto(circuit).qpy, args)
     direct = measure_direct(circuit, args)
     report(runs, direct, args)
 

@@ -20,7 +20,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import collections
-import io
 import math
 import multiprocessing
 import tempfile
@@ -31,9 +30,10 @@ from typing import TYPE_CHECKING, Any
 
 import grpc
 import grpc.aio
-from qiskit import QuantumCircuit, qpy
+from qiskit import QuantumCircuit
 from shared import BELL_QASM3, BENCH_TOKEN, loopback_credentials, positive
 
+from ibmq_gateway.client._convert import circuit_to_proto
 from ibmq_gateway.server.embedded import EmbeddedGateway
 from ibmq_gateway.server.settings import Settings
 from ibmq_gateway.v1 import job_pb2, job_service_pb2, job_service_pb2_grpc
@@ -262,12 +262,6 @@ def blocker_circuit() -> QuantumCircuit:
     return circuit
 
 
-def qpy_bytes(circuit: QuantumCircuit) -> bytes:
-    buffer = io.BytesIO()
-    qpy.dump(circuit, buffer)
-    return buffer.getvalue()
-
-
 def submit(
     stub: job_service_pb2_grpc.JobServiceStub, circuit: job_pb2.Circuit, shots: int
 ) -> job_service_pb2.SubmitJobResponse:
@@ -333,7 +327,7 @@ def run(args: argparse.Namespace, embedded: EmbeddedGateway, phase: Phase) -> di
         # Starts the simulator's worker process, so that no measured job pays for it.
         wait_final(stub, submit(stub, bell, args.shots).job.id)
         phase.rss_kib["idle"] = rss_kib()
-        blocker = job_pb2.Circuit(qpy=qpy_bytes(blocker_circuit()))
+        blocker = circuit_to_proto(blocker_circuit())
         blockers = [submit(stub, blocker, 1).job.id for _ in range(args.blockers)]
         jobs = [submit(stub, bell, args.shots) for _ in range(args.jobs)]
         phase.rss_kib["jobs queued, no streams"] = rss_kib()

@@ -7,13 +7,13 @@ contract asks.
 
 from __future__ import annotations
 
-import io
 import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from qiskit import qpy
 
+from ibmq_gateway.client._convert import circuit_to_proto
 from ibmq_gateway.v1 import job_pb2
 
 if TYPE_CHECKING:
@@ -51,7 +51,7 @@ def read_circuits(path: Path) -> list[FileCircuit]:
         return [FileCircuit(path.name, qasm_circuit(_text(path)))]
     if suffix == ".qpy":
         circuits = _load_qpy(path)
-        return [FileCircuit(f"{path.name}: {c.name}", _qpy_circuit(c)) for c in circuits]
+        return [FileCircuit(f"{path.name}: {c.name}", circuit_to_proto(c)) for c in circuits]
     raise CircuitFileError(f"{path}: unknown kind of file; use .qasm (OpenQASM 2 or 3) or .qpy")
 
 
@@ -84,9 +84,3 @@ def _load_qpy(path: Path) -> list[QuantumCircuit]:
     if not circuits:
         raise CircuitFileError(f"{path}: the QPY file holds no circuit")
     return circuits
-
-
-def _qpy_circuit(circuit: QuantumCircuit) -> job_pb2.Circuit:
-    buffer = io.BytesIO()
-    qpy.dump(circuit, buffer)
-    return job_pb2.Circuit(qpy=buffer.getvalue())

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import io
 import os
 from dataclasses import dataclass
 from typing import Any
@@ -10,8 +9,9 @@ from typing import Any
 import grpc
 from google.rpc import error_details_pb2
 from grpc_status import rpc_status
-from qiskit import QuantumCircuit, qpy
+from qiskit import QuantumCircuit
 
+from ibmq_gateway.client._convert import circuit_to_proto
 from ibmq_gateway.v1 import (
     backend_service_pb2_grpc,
     job_pb2,
@@ -62,10 +62,8 @@ def slow_circuit(layers: int = 10) -> QuantumCircuit:
 
 
 def qpy_bytes(circuit: QuantumCircuit) -> bytes:
-    """One circuit as a QPY file."""
-    buffer = io.BytesIO()
-    qpy.dump(circuit, buffer)
-    return buffer.getvalue()
+    """One circuit as a QPY file (as the Python client sends it)."""
+    return circuit_to_proto(circuit).qpy
 
 
 @dataclass
@@ -111,7 +109,7 @@ def submit(stubs: Stubs, backend: str = "aer_simulator", *circuits: job_pb2.Circ
 
 def slow_job_circuit(layers: int = 10) -> job_pb2.Circuit:
     """The slow circuit, ready to submit."""
-    return job_pb2.Circuit(qpy=qpy_bytes(slow_circuit(layers)))
+    return circuit_to_proto(slow_circuit(layers))
 
 
 def watch(stubs: Stubs, job_id: str, token: str = "", timeout: float = 60) -> Any:
