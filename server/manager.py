@@ -30,6 +30,7 @@ from ibmq_gateway.server.executors.base import BackendInfo, ExecutionError, Exec
 from ibmq_gateway.server.model import (
     EventType,
     Job,
+    JobEvent,
     JobFailure,
     JobQuery,
     QueueInfo,
@@ -99,7 +100,8 @@ class JobManager:
 
     async def stop(self) -> None:
         """Stops background work; unfinished jobs stay stored and resume on next start."""
-        tasks = [*self._background, *self._runs.values()]
+        # Runs are spawned like every other background task, so this covers them too.
+        tasks = list(self._background)
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
@@ -360,7 +362,7 @@ class JobManager:
             self._remember(events)
             return events[0].job
 
-    def _remember(self, events: Sequence[Any]) -> None:
+    def _remember(self, events: Sequence[JobEvent]) -> None:
         for event in events:
             if event.job.final:
                 self._active.pop(event.job_id, None)
