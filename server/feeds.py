@@ -70,11 +70,14 @@ class Feeds:
         """
         subscription = self._bus.subscribe(job_id=job_id)
         try:
-            backlog, last = await self._job_backlog(job_id, token, viewer)
+            latest = await self._latest_visible(job_id, viewer)
+            backlog, last = await self._job_backlog(latest, token)
             for event in backlog:
                 last = event.revision
                 yield self._item(event)
-            if (backlog and backlog[-1].job.final) or await self._already_final(job_id, last):
+            # A job final when the stream began has had its last event replayed (or the
+            # token is past it): nothing more will come.
+            if latest.job.final or (backlog and backlog[-1].job.final):
                 return
             limits = FeedLimits(heartbeat, self._max_age)
             async for item in self._live(subscription, last, limits, _is_final):
@@ -104,28 +107,23 @@ class Feeds:
         finally:
             subscription.close()
 
-    async def _job_backlog(
-        self, job_id: str, token: str, viewer: User | None
-    ) -> tuple[list[JobEvent], int]:
-        """What to send before going live, and the revision the live part continues from.
+    async def _latest_visible(self, job_id: str, viewer: User | None) -> JobEvent:
+        """The job's latest event (its current state); NOT_FOUND if ``viewer`` may not see it.
 
-        A job ``viewer`` may not see is not found. Who may see a job never changes after
-        it is submitted, so checking once, here, covers the whole stream.
+        Who may see a job never changes after it is submitted, so checking once, here,
+        covers the whole stream.
         """
-        current = await self._store.get_job(job_id)
-        if current is None or (viewer is not None and not viewer.can_see(current)):
+        latest = await self._store.latest_event(job_id)
+        if latest is None or (viewer is not None and not viewer.can_see(latest.job)):
             raise job_not_found(job_id)
+        return latest
+
+    async def _job_backlog(self, latest: JobEvent, token: str) -> tuple[list[JobEvent], int]:
+        """What to send before going live, and the revision the live part continues from."""
         if not token:
-            latest = await self._store.latest_event(job_id)
-            if latest is None:
-                raise job_not_found(job_id)
             return [latest], latest.revision
         revision = await self._start_revision(token)
-        return [event async for event in self._replay(revision, None, job_id)], revision
-
-    async def _already_final(self, job_id: str, last: int) -> bool:
-        job = await self._store.get_job(job_id)
-        return job is not None and job.final and job.revision <= last
+        return [e async for e in self._replay(revision, None, latest.job_id)], revision
 
     async def _start_revision(self, token: str) -> int:
         if not token:

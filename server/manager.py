@@ -214,10 +214,9 @@ class JobManager:
             )
         return document
 
-    async def circuits_of(self, job_id: str, viewer: User) -> list[Any]:
-        """The job's circuits as submitted (``CircuitSource`` values)."""
-        await self.get(job_id, viewer)
-        return list(await self._store.get_circuits(job_id))
+    async def circuits_of(self, job: Job) -> list[Any]:
+        """The circuits of a job the caller has read (``CircuitSource`` values)."""
+        return list(await self._store.get_circuits(job.id))
 
     def backend_info(self, name: str) -> BackendInfo:
         """The static description of a backend."""

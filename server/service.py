@@ -71,7 +71,7 @@ class JobService(job_service_pb2_grpc.JobServiceServicer):
     ) -> job_service_pb2.GetJobResponse:
         job = await self._manager.get(request.job_id, principal())
         full = request.view == job_service_pb2.JOB_VIEW_FULL
-        circuits = await self._manager.circuits_of(job.id, principal()) if full else None
+        circuits = await self._manager.circuits_of(job) if full else None
         return job_service_pb2.GetJobResponse(
             job=convert.job_message(job, circuits), resume_token=self._feeds.token(job.revision)
         )
