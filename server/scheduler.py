@@ -8,6 +8,10 @@ The order is fair share between users: a job's rank is how many jobs of its owne
 the backend plus how many of the owner's jobs wait ahead of it, and the queue is sorted by
 (rank, submission order). A user with 100 queued jobs therefore takes turns with a user
 who has one, instead of holding them behind all 100.
+
+A backend may also have a submission rate limit, shared with other backends (IBM Quantum
+allows a team a few submissions per minute across all its devices). Fair share still picks
+the next job; the limit only decides when it may start, and estimates wait for it too.
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 from ibmq_gateway.server.model import QueueInfo
+from ibmq_gateway.server.ratelimit import RateLimit
 
 # Before any job has run on a backend, assume this many seconds per job.
 _INITIAL_RUN_SECONDS = 1.0
@@ -27,6 +32,7 @@ _SMOOTHING = 0.2
 @dataclass
 class _BackendQueue:
     slots: int
+    limit: RateLimit | None = None
     waiting: dict[str, _Waiting] = field(default_factory=dict)
     running: dict[str, _Running] = field(default_factory=dict)
     average_run: float = _INITIAL_RUN_SECONDS
@@ -41,6 +47,9 @@ class _BackendQueue:
             ahead[job.owner] += 1
         return [job_id for _, _, job_id in sorted(ranked)]
 
+    def has_free_slot(self) -> bool:
+        return len(self.running) < self.slots
+
 
 @dataclass(frozen=True)
 class _Waiting:
@@ -51,14 +60,33 @@ class _Waiting:
 @dataclass(frozen=True)
 class _Running:
     owner: str
-    started: datetime
+    # None for a job re-attached after a restart: its real start is unknown, so its run
+    # time must not pull the average down.
+    started: datetime | None
 
 
 class Scheduler:
-    """Per-backend fair-share queues with a fixed number of slots each."""
+    """Per-backend fair-share queues with a number of slots and an optional rate limit."""
 
-    def __init__(self, slots: dict[str, int]) -> None:
-        self._queues = {name: _BackendQueue(count) for name, count in slots.items()}
+    def __init__(self, slots: dict[str, int], limits: dict[str, RateLimit] | None = None) -> None:
+        self._queues: dict[str, _BackendQueue] = {}
+        for name, count in slots.items():
+            self.add_backend(name, count, (limits or {}).get(name))
+
+    def add_backend(self, name: str, slots: int, limit: RateLimit | None = None) -> None:
+        """Adds a backend found after start, or changes an existing one's slots and limit.
+
+        An existing backend keeps its waiting and running jobs and its average.
+        """
+        queue = self._queues.get(name)
+        if queue is None:
+            self._queues[name] = _BackendQueue(slots, limit)
+        else:
+            queue.slots, queue.limit = slots, limit
+
+    def has_backend(self, name: str) -> bool:
+        """Whether the backend has a queue here."""
+        return name in self._queues
 
     def enqueue(self, backend: str, job_id: str, owner: str, order: float) -> None:
         """Puts ``owner``'s job in the backend's queue; ``order`` breaks ties (smaller: sooner).
@@ -75,31 +103,79 @@ class Scheduler:
         return queue.running.pop(job_id, None) is not None or waited
 
     def start_next(self, backend: str) -> list[str]:
-        """Moves waiting jobs into free slots and returns their ids, in start order."""
+        """Moves waiting jobs into free slots and returns their ids, in start order.
+
+        Stops early when the backend's rate limit refuses; a take is spent only on a job
+        that starts.
+        """
         queue = self._queues[backend]
         started = []
-        while queue.waiting and len(queue.running) < queue.slots:
+        while queue.waiting and queue.has_free_slot():
+            if queue.limit is not None and not queue.limit.try_take():
+                break
             job_id = queue.in_turn()[0]
             owner = queue.waiting.pop(job_id).owner
             queue.running[job_id] = _Running(owner, datetime.now(UTC))
             started.append(job_id)
         return started
 
+    def resume(self, backend: str, job_id: str, owner: str) -> None:
+        """Puts a job already sent before a restart straight into a slot, without a take.
+
+        It was submitted already, so it must run even if that exceeds the slots for a while.
+        """
+        queue = self._queues[backend]
+        queue.waiting.pop(job_id, None)
+        queue.running[job_id] = _Running(owner, None)
+
+    def requeue(self, backend: str, job_id: str, owner: str, order: float) -> None:
+        """Sends a started job back to waiting (the backend refused it for now).
+
+        Given its original ``order`` it keeps its place. Its slot is freed without folding
+        its time into the average, since it never ran.
+        """
+        queue = self._queues[backend]
+        queue.running.pop(job_id, None)
+        queue.waiting[job_id] = _Waiting(owner, order)
+
+    def hold(self, backend: str, until: float) -> None:
+        """Starts nothing through the backend's rate limit before ``until`` (its clock).
+
+        For a 429 with Retry-After; every backend sharing the limit waits too. A backend
+        without a limit has nothing to hold.
+        """
+        limit = self._queues[backend].limit
+        if limit is not None:
+            limit.block_until(until)
+
+    def throttled_until(self, backend: str) -> float | None:
+        """When only the rate limit keeps a waiting job from a free slot: when it may start.
+
+        The time is on the limit's clock, for the manager to dispatch again then; None when
+        nothing waits, no slot is free, or the limit would allow a start now.
+        """
+        queue = self._queues[backend]
+        if queue.limit is None or not queue.waiting or not queue.has_free_slot():
+            return None
+        moment = queue.limit.next_free()
+        return moment if moment > queue.limit.now() else None
+
     def finish(self, backend: str, job_id: str) -> None:
         """Frees the job's slot and folds its run time into the backend's average."""
         queue = self._queues[backend]
         run = queue.running.pop(job_id, None)
-        if run is not None:
+        if run is not None and run.started is not None:
             seconds = (datetime.now(UTC) - run.started).total_seconds()
             queue.average_run += _SMOOTHING * (seconds - queue.average_run)
 
     def positions(self, backend: str) -> dict[str, QueueInfo]:
         """Where every waiting job of the backend stands now."""
         queue = self._queues[backend]
-        now = datetime.now(UTC)
+        in_turn = queue.in_turn()
+        starts = self._starts(queue, len(in_turn), datetime.now(UTC))
         return {
-            job_id: self._estimate(queue, position, now)
-            for position, job_id in enumerate(queue.in_turn(), start=1)
+            job_id: self._estimate(queue, position, start)
+            for position, (job_id, start) in enumerate(zip(in_turn, starts, strict=True), start=1)
         }
 
     def pending(self, backend: str) -> int:
@@ -114,12 +190,21 @@ class Scheduler:
     def estimated_wait(self, backend: str) -> float:
         """Seconds a job submitted now would wait before it starts."""
         queue = self._queues[backend]
-        if len(queue.running) < queue.slots and not queue.waiting:
-            return 0.0
-        return self._waves_before(queue, len(queue.waiting) + 1) * queue.average_run
+        position = len(queue.waiting) + 1
+        idle = queue.has_free_slot() and not queue.waiting
+        waves = 0 if idle else self._waves_before(queue, position)
+        return max(waves * queue.average_run, self._paced_wait(queue, position))
 
-    def _estimate(self, queue: _BackendQueue, position: int, now: datetime) -> QueueInfo:
-        start = now + timedelta(seconds=self._waves_before(queue, position) * queue.average_run)
+    def _starts(self, queue: _BackendQueue, count: int, now: datetime) -> list[datetime]:
+        """Estimated starts of the next ``count`` jobs: slots free in waves, the limit paces."""
+        paced = self._paced_starts(queue, count, now)
+        return [
+            max(self._wave_start(queue, position, now), paced[position - 1])
+            for position in range(1, count + 1)
+        ]
+
+    @staticmethod
+    def _estimate(queue: _BackendQueue, position: int, start: datetime) -> QueueInfo:
         return QueueInfo(
             position=position,
             estimated_start=start,
@@ -127,7 +212,28 @@ class Scheduler:
             scope="gateway",
         )
 
+    @classmethod
+    def _wave_start(cls, queue: _BackendQueue, position: int, now: datetime) -> datetime:
+        return now + timedelta(seconds=cls._waves_before(queue, position) * queue.average_run)
+
     @staticmethod
     def _waves_before(queue: _BackendQueue, position: int) -> int:
         # Each wave frees every slot once; position p starts in wave (p - 1) // slots + 1.
         return (position - 1) // max(queue.slots, 1) + 1
+
+    @staticmethod
+    def _paced_starts(queue: _BackendQueue, count: int, now: datetime) -> list[datetime]:
+        """The earliest wall-clock starts the rate limit allows the next ``count`` jobs."""
+        if queue.limit is None:
+            return [now] * count
+        # The limit's clock only counts seconds; now on both clocks anchors it to the wall.
+        anchor = queue.limit.now()
+        return [now + timedelta(seconds=t - anchor) for t in queue.limit.free_times(count)]
+
+    @staticmethod
+    def _paced_wait(queue: _BackendQueue, position: int) -> float:
+        """Seconds until the rate limit would let the job at ``position`` start."""
+        if queue.limit is None:
+            return 0.0
+        anchor = queue.limit.now()
+        return queue.limit.free_times(position)[-1] - anchor
