@@ -1,0 +1,393 @@
+"""The gateway's one interface to IBM Quantum, built on qiskit-ibm-runtime's public API.
+
+Every method is a coroutine. Each blocking client call runs on a lane (see ``ibm_lanes``): a
+daemon thread owning its own ``QiskitRuntimeService``. The client sets no read timeout except on
+submit, so every call has a deadline here; a call that misses it raises ``IbmTransientError``
+and retires its lane (a fresh lane with a fresh service takes over). Calls for one IBM job go to
+the lane holding its ``RuntimeJobV2``; a new lane re-fetches it with ``service.job(id)``.
+
+Client exceptions become the ``IbmError`` classes below in one place, ``translate``; their
+messages never contain the API key. qiskit-ibm-runtime is imported lazily (it costs ~1 s).
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+import warnings
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, TypeVar
+from urllib.parse import urlsplit
+
+from ibmq_gateway.server.executors.ibm_lanes import (
+    Lane,
+    LanePool,
+    LaneTimeout,
+    describe,
+    exception_chain,
+    failure,
+    http_facts,
+    json_ready,
+    message_of,
+    normalize_status,
+)
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Sequence
+
+    from qiskit import QuantumCircuit
+    from qiskit.primitives import PrimitiveResult
+    from qiskit.transpiler import Target
+    from qiskit_ibm_runtime import IBMBackend, QiskitRuntimeService
+
+T = TypeVar("T")
+
+BACKENDS_KEY = "ibm:backends"  # devices, their status and calibration share one lane
+DEFAULT_RETRY_AFTER = 60.0  # seconds, when a 429 carries no usable Retry-After
+_SAMPLER_WARNING_LOCK = threading.Lock()  # catch_warnings swaps process-wide filters
+
+
+@dataclass(frozen=True)
+class IbmAccount:
+    """The team's IBM Quantum credentials and where to use them."""
+
+    token: str = field(repr=False)
+    instance: str  # CRN or instance name
+    api_url: str | None = None
+    """Quantum API base (e.g. ``http://127.0.0.1:PORT/api/v1``); None: IBM's own resolution."""
+
+
+class IbmError(Exception):
+    """IBM Quantum could not do what was asked; ``message`` says what to do about it."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class IbmTransientError(IbmError):
+    """IBM failed or did not answer in time (5xx, retries exhausted, network, timeout)."""
+
+
+class IbmRateLimitedError(IbmError):
+    """IBM refused for now (429, code 1202); retry after ``retry_after`` seconds."""
+
+    def __init__(self, message: str, retry_after: float = DEFAULT_RETRY_AFTER) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class IbmAuthError(IbmError):
+    """The API key is wrong or revoked, or cannot use the instance."""
+
+
+class IbmRejectedError(IbmError):
+    """IBM refused the request itself (bad circuit, unknown backend or job): don't retry."""
+
+
+@dataclass(frozen=True)
+class IbmDevice:
+    name: str
+    version: str
+    num_qubits: int
+    simulator: bool
+    target: Target
+    max_shots: int
+    max_experiments: int
+    description: str
+
+
+@dataclass(frozen=True)
+class IbmDeviceStatus:
+    operational: bool
+    message: str
+    queue_length: int
+    wait_seconds: float | None  # qiskit-ibm-runtime 0.51 does not expose IBM's wait estimates
+
+
+@dataclass(frozen=True)
+class IbmJobState:
+    status: str  # QUEUED, RUNNING, DONE, CANCELLED or ERROR
+    reason: str = ""
+    reason_code: int | None = None
+
+
+class IbmClient:
+    """IBM Quantum for the gateway's event loop; see the module docstring."""
+
+    def __init__(
+        self,
+        account: IbmAccount,
+        *,
+        lanes: int = 2,
+        call_timeout: float = 60.0,
+        submit_timeout: float = 300.0,
+    ) -> None:
+        self.account = account
+        self.call_timeout = call_timeout
+        self.submit_timeout = submit_timeout
+        self._lanes = LanePool(lanes, self._new_service)
+
+    async def connect(self) -> None:
+        """Builds the first service: IAM token exchange and instance lookup."""
+
+        def connect(lane: Lane) -> None:
+            _ = lane.service
+
+        await self._call(BACKENDS_KEY, "connect", connect)
+
+    async def devices(self) -> list[IbmDevice]:
+        """Every device of the instance, with its configuration and ``Target``."""
+        return await self._call(
+            BACKENDS_KEY, "list devices", lambda lane: [_device(b) for b in lane.all_backends()]
+        )
+
+    async def device_status(self, name: str) -> IbmDeviceStatus:
+        def status(lane: Lane) -> IbmDeviceStatus:
+            state = lane.backend(name).status()
+            return IbmDeviceStatus(
+                operational=bool(state.operational),
+                message=str(state.status_msg or ""),
+                queue_length=int(state.pending_jobs or 0),
+                wait_seconds=None,
+            )
+
+        return await self._call(BACKENDS_KEY, f"status of {name}", status)
+
+    async def properties(self, name: str) -> dict[str, Any] | None:
+        """The device's current calibration as a JSON-ready dict, or None if it has none."""
+
+        def properties(lane: Lane) -> dict[str, Any] | None:
+            found = lane.backend(name).properties(refresh=True)
+            return None if found is None else json_ready(found.to_dict())
+
+        return await self._call(BACKENDS_KEY, f"properties of {name}", properties)
+
+    async def submit(
+        self, backend: str, circuits: Sequence[QuantumCircuit], shots: int, tags: Sequence[str]
+    ) -> str:
+        """Submits one SamplerV2 job (one pub per circuit) and returns IBM's job id."""
+        pubs, job_tags = [(circuit,) for circuit in circuits], list(tags)
+
+        def submit(lane: Lane) -> tuple[str, Lane]:
+            from qiskit_ibm_runtime import SamplerV2
+
+            target = lane.backend(backend)
+            with _SAMPLER_WARNING_LOCK, warnings.catch_warnings():
+                # Deprecated in 0.50 for the client-side executor Sampler; expected for now.
+                warnings.filterwarnings(
+                    "ignore", "The SamplerV2 class is deprecated", DeprecationWarning
+                )
+                sampler = SamplerV2(mode=target)
+            sampler.options.environment.job_tags = job_tags
+            job = sampler.run(pubs, shots=shots)
+            lane.keep(job)
+            return str(job.job_id()), lane
+
+        key = job_tags[0] if job_tags else "ibm:submit"
+        job_id, lane = await self._call(key, f"submit to {backend}", submit, self.submit_timeout)
+        self._lanes.pin(job_id, lane)
+        return job_id
+
+    async def find_job(self, tag: str) -> str | None:
+        """The newest job carrying ``tag``, or None: checked before any submit."""
+
+        def find(lane: Lane) -> tuple[str | None, Lane]:
+            jobs = lane.service.jobs(job_tags=[tag], limit=1, descending=True)
+            if not jobs:
+                return None, lane
+            lane.keep(jobs[0])
+            return str(jobs[0].job_id()), lane
+
+        job_id, lane = await self._call(tag, f"find the job tagged {tag}", find)
+        if job_id is not None:
+            self._lanes.pin(job_id, lane)
+        return job_id
+
+    async def status(self, job_id: str) -> IbmJobState:
+        return await self._call(
+            job_id, f"status of job {job_id}", lambda lane: _state(lane, job_id)
+        )
+
+    async def result(self, job_id: str) -> PrimitiveResult:
+        """The decoded sampler result of a DONE job."""
+
+        def result(lane: Lane) -> PrimitiveResult:
+            from qiskit.primitives import PrimitiveResult
+
+            job = lane.job(job_id)
+            state = _state(lane, job_id)
+            if state.status != "DONE":
+                raise IbmRejectedError(f"IBM job {job_id} has no result: it is {state.status}.")
+            found = job.result(timeout=0)
+            if not isinstance(found, PrimitiveResult):
+                raise IbmRejectedError(
+                    f"IBM returned no sampler result for job {job_id} "
+                    f"(got {type(found).__name__}; a private job's result can be read once)."
+                )
+            return found
+
+        return await self._call(job_id, f"result of job {job_id}", result)
+
+    async def cancel(self, job_id: str) -> bool:
+        """True if IBM cancelled the job; False if it was already final (HTTP 409)."""
+
+        def cancel(lane: Lane) -> bool:
+            from qiskit_ibm_runtime.exceptions import RuntimeInvalidStateError
+
+            try:
+                lane.job(job_id).cancel()
+            except RuntimeInvalidStateError:
+                return False
+            return True
+
+        return await self._call(job_id, f"cancel job {job_id}", cancel)
+
+    async def close(self) -> None:
+        """Stops every lane; idle ones end at once, a hung call ends on its own."""
+        await self._lanes.close(IbmError("The IBM client was closed."))
+
+    async def _call(
+        self, key: str, what: str, call: Callable[[Lane], T], timeout: float | None = None
+    ) -> T:
+        """Runs ``call`` on the lane for ``key`` within the timeout; translates its errors."""
+        if self._lanes.closed:
+            raise IbmError("The IBM client is closed.")
+        seconds = self.call_timeout if timeout is None else timeout
+        try:
+            return await self._lanes.call(key, call, seconds)
+        except LaneTimeout:
+            raise IbmTransientError(
+                f"IBM Quantum did not answer in time ({what}, {seconds:g} s); "
+                "the connection was replaced. Retry later."
+            ) from None
+        except Exception as error:
+            raise translate(error, self.account, what) from None
+
+    def _new_service(self) -> QiskitRuntimeService:
+        """A service for one lane, built in that lane's thread."""
+        from qiskit_ibm_runtime import QiskitRuntimeService
+
+        account = self.account
+        options: dict[str, Any] = {}
+        if account.api_url:
+            parts = urlsplit(account.api_url)
+            api_url = account.api_url
+            options = {
+                "url": f"{parts.scheme}://{parts.netloc}",
+                "url_resolver": lambda *_: api_url,
+            }
+        return QiskitRuntimeService(
+            channel="ibm_quantum_platform",
+            token=account.token,
+            instance=account.instance,
+            **options,
+        )
+
+
+# -- what runs on a lane --------------------------------------------------------------------
+
+
+def _device(backend: IBMBackend) -> IbmDevice:
+    config = backend.configuration()
+    return IbmDevice(
+        name=backend.name,
+        version=str(config.backend_version),
+        num_qubits=int(config.n_qubits),
+        simulator=bool(getattr(config, "simulator", False)),
+        target=backend.target,
+        max_shots=int(getattr(config, "max_shots", 0) or 0),
+        max_experiments=int(getattr(config, "max_experiments", 0) or 0),
+        description=describe(backend),
+    )
+
+
+def _state(lane: Lane, job_id: str) -> IbmJobState:
+    job = lane.job(job_id)
+    raw = job.status()
+    status = normalize_status(raw)
+    if status is None:
+        return IbmJobState("QUEUED", f"IBM reported an unknown job state {raw!r}.")
+    if status != "ERROR":
+        return IbmJobState(status)
+    return IbmJobState(status, *failure(job))
+
+
+# -- errors ---------------------------------------------------------------------------------
+
+_RATE_LIMIT_CODE = re.compile(r"""["']code["']\s*:\s*["']?1202\b""")
+
+
+def translate(error: BaseException, account: IbmAccount, what: str = "IBM call") -> IbmError:
+    """The ``IbmError`` for a client exception raised while doing ``what``; the only place
+    that classifies them. Messages name the call and never contain the API key."""
+    if isinstance(error, IbmError):
+        return error
+    detail = _detail(error, account.token)
+    if isinstance(error, ImportError):
+        return IbmError(f"qiskit-ibm-runtime is not usable here ({what}): {detail}")
+    import requests
+    from qiskit.providers.exceptions import QiskitBackendNotFoundError
+    from qiskit_ibm_runtime.accounts import InvalidAccountError
+    from qiskit_ibm_runtime.exceptions import (
+        IBMInputValueError,
+        IBMNotAuthorizedError,
+        RuntimeInvalidStateError,
+        RuntimeJobFailureError,
+        RuntimeJobMaxTimeoutError,
+        RuntimeJobNotFound,
+    )
+
+    chain = exception_chain(error)
+    status, retry_after = http_facts(chain)
+    text = " ".join(message_of(link) for link in chain)
+    network = any(
+        isinstance(link, requests.ConnectionError | requests.Timeout | ConnectionError)
+        for link in chain
+    )
+    how = f"{what}, HTTP {status}" if status not in (None, -1) else what
+    if status == 429 or _RATE_LIMIT_CODE.search(text):
+        wait = DEFAULT_RETRY_AFTER if retry_after is None else retry_after
+        return IbmRateLimitedError(
+            f"IBM Quantum is rate-limiting this API key ({what}, HTTP 429); "
+            f"retry in {wait:g} s. {detail}",
+            retry_after=wait,
+        )
+    if isinstance(error, InvalidAccountError) and (network or (status or 0) >= 500):
+        return IbmTransientError(
+            f"IBM Cloud could not check the API key ({how}); retry later. {detail}"
+        )
+    if (
+        isinstance(error, InvalidAccountError | IBMNotAuthorizedError)
+        or status in (401, 403)
+        or "does not have access to the instance" in text
+    ):
+        return IbmAuthError(
+            f"IBM Quantum refused the API key ({how}): it is wrong or revoked, or it cannot "
+            f"use instance {account.instance}. Check the gateway's IBM credentials. {detail}"
+        )
+    if network or (status is not None and (status >= 500 or status == -1)):
+        return IbmTransientError(f"IBM Quantum failed ({how}); retry later. {detail}")
+    rejected = (
+        QiskitBackendNotFoundError,
+        RuntimeJobNotFound,
+        RuntimeInvalidStateError,
+        RuntimeJobFailureError,
+        RuntimeJobMaxTimeoutError,
+        IBMInputValueError,
+        ValueError,
+        TypeError,
+    )
+    if (status is not None and 400 <= status < 500) or isinstance(error, rejected):
+        return IbmRejectedError(f"IBM Quantum refused the request ({how}): {detail}")
+    return IbmTransientError(f"IBM Quantum failed unexpectedly ({how}); retry later. {detail}")
+
+
+def _detail(error: BaseException, token: str) -> str:
+    """The client's own words (and the root cause's), on one line, short, without the key."""
+    root = exception_chain(error)[-1]
+    shown = [error] if message_of(root) in message_of(error) else [error, root]
+    texts = [" ".join(f"{type(link).__name__}: {message_of(link)}".split()) for link in shown]
+    if token:
+        texts = [text.replace(token, "[API key]") for text in texts]
+    return " <- ".join(text if len(text) <= 300 else text[:297] + "..." for text in texts)
