@@ -56,12 +56,18 @@ _SERVER_OPTIONS = (
 
 
 def default_executors(settings: Settings) -> list[Executor]:
-    """The executors a gateway runs with no configuration: local simulators."""
+    """Local simulators, and IBM Quantum's devices when an API key is configured."""
     from ibmq_gateway.server.executors.catalog import DEFAULT_FAKE_DEVICES
     from ibmq_gateway.server.executors.local import LocalExecutor
 
     devices = DEFAULT_FAKE_DEVICES if settings.fake_devices is None else settings.fake_devices
-    return [LocalExecutor(fake_devices=devices, max_workers=settings.workers)]
+    executors: list[Executor] = [LocalExecutor(fake_devices=devices, max_workers=settings.workers)]
+    if settings.ibm_configured:
+        # Imported only with an API key: IBM's client costs about a second to import.
+        from ibmq_gateway.server.executors.ibm import IbmExecutor
+
+        executors.append(IbmExecutor.from_settings(settings))
+    return executors
 
 
 class Gateway:
@@ -93,6 +99,7 @@ class Gateway:
         await self._open_store()
         executors = self._executors or default_executors(self.settings)
         self.manager = JobManager(self.store, executors, self.settings)
+        self.manager.on_change(self._report_upstreams)
         await self.manager.start()
         self.metrics.follow(loop, self.manager, self.bus)
         self._server = self._build_server()
@@ -107,6 +114,7 @@ class Gateway:
         self._serve_metrics()
         await self._server.start()
         await self._set_serving(health_pb2.HealthCheckResponse.SERVING)
+        await self._report_upstreams()
         log.info("gateway listening on %s (%s)", self.address, tls.transport(self.settings))
         return self.port
 
@@ -191,6 +199,13 @@ class Gateway:
     async def _set_serving(self, status: int) -> None:
         for name in ("", *SERVICE_NAMES):
             await self._health.set(name, status)
+
+    async def _report_upstreams(self) -> None:
+        """Health names each upstream (``ibm``): SERVING while it can be used."""
+        serving = health_pb2.HealthCheckResponse.SERVING
+        not_serving = health_pb2.HealthCheckResponse.NOT_SERVING
+        for name, problem in self.manager.upstream_problems().items():
+            await self._health.set(name, serving if problem is None else not_serving)
 
 
 def _feeds(gateway: Gateway) -> Feeds:

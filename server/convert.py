@@ -171,6 +171,7 @@ def job_message(job: Job, circuits: list[CircuitSource] | None = None) -> job_pb
         circuit_count=job.circuit_count,
         sequence=job.sequence,
         revision=job.revision,
+        provider_job_id=job.provider_job_id,
     )
     if job.queue is not None:
         message.queue_info.CopyFrom(_queue_message(job.queue))

@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 import dataclasses
 import logging
+import time
 from collections import defaultdict
 from collections.abc import Callable, Coroutine, Sequence
 from datetime import UTC, datetime, timedelta
@@ -23,10 +24,16 @@ from ibmq_gateway.server.errors import (
     FailedPreconditionError,
     InvalidArgumentError,
     RequestIdReusedError,
-    backend_not_found,
+    UnavailableError,
     job_not_found,
 )
-from ibmq_gateway.server.executors.base import BackendInfo, ExecutionError, Executor
+from ibmq_gateway.server.executors.base import (
+    BackendInfo,
+    Changed,
+    ExecutionError,
+    Executor,
+    RetryLater,
+)
 from ibmq_gateway.server.model import (
     EventType,
     Job,
@@ -38,6 +45,7 @@ from ibmq_gateway.server.model import (
 )
 from ibmq_gateway.server.quotas import Quotas
 from ibmq_gateway.server.results import result_to_document
+from ibmq_gateway.server.routing import UPSTREAM_RETRY_S, BackendView, Routes
 from ibmq_gateway.server.scheduler import Scheduler
 from ibmq_gateway.server.states import ACTIVE_STATES, JobState, can_move
 from ibmq_gateway.server.store import Change, DuplicateRequestError, JobStore, PageCursor
@@ -59,28 +67,18 @@ _PRUNE_EVERY = timedelta(hours=1)
 _ADMISSION_STEPS = (JobState.VALIDATING, JobState.VALIDATED)
 
 
-@dataclasses.dataclass(frozen=True)
-class BackendView:
-    """A backend with what the gateway knows about its load right now."""
-
-    info: BackendInfo
-    pending_jobs: int
-    concurrency: int
-    estimated_wait: float
-    average_run: float
-    operational: bool = True
-    status_msg: str = "active"
-
-
 class JobManager:
     """Owns every job's lifecycle, from submission to a final state."""
 
     def __init__(self, store: JobStore, executors: Sequence[Executor], settings: Settings) -> None:
         self._store = store
-        self._executors = list(executors)
         self._settings = settings
-        self._routes = {info.name: (info, ex) for ex in executors for info in ex.backends()}
-        self._scheduler = Scheduler({name: settings.concurrency_of(name) for name in self._routes})
+        self._scheduler = Scheduler({})
+        self._routes = Routes(executors, settings, self._scheduler)
+        self._listeners: list[Changed] = []
+        self._unrouted: set[str] = set()
+        """Jobs of backends an unreachable upstream may offer once it is back."""
+        self._wakeups: dict[str, asyncio.Task[None]] = {}
         self._active: dict[str, Job] = {}
         self._parsed: dict[str, list[QuantumCircuit]] = {}
         self._runs: dict[str, asyncio.Task[None]] = {}
@@ -92,11 +90,26 @@ class JobManager:
     # -- start and stop ---------------------------------------------------------------
 
     async def start(self) -> None:
-        """Reloads unfinished jobs and resumes each from where it stood."""
+        """Starts the executors, reloads unfinished jobs and resumes each where it stood."""
         for job in await self._store.jobs_in_states(ACTIVE_STATES):
             self._active[job.id] = job
-        await self._recover()
+        for executor in self._routes.executors:
+            await executor.start(self._executors_changed)
+        self._routes.refresh()
+        await self._recover(list(self._active.values()))
         self._spawn(self._prune_periodically())
+
+    def on_change(self, listener: Changed) -> None:
+        """Calls ``listener`` whenever backends appear or an upstream's health changes."""
+        self._listeners.append(listener)
+
+    def upstream_problems(self) -> dict[str, str | None]:
+        """Each upstream service's name → why it cannot be used now (None: it can)."""
+        return {
+            executor.upstream: executor.problem()
+            for executor in self._routes.executors
+            if executor.upstream is not None
+        }
 
     async def stop(self) -> None:
         """Stops background work; unfinished jobs stay stored and resume on next start."""
@@ -105,7 +118,7 @@ class JobManager:
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
-        for executor in self._executors:
+        for executor in self._routes.executors:
             await executor.close()
 
     # -- commands ------------------------------------------------------------------------
@@ -115,6 +128,7 @@ class JobManager:
     ) -> tuple[Job, bool]:
         """Stores a new job and starts admitting it; returns (job, deduplicated)."""
         info = self.backend_info(submission.backend)
+        self._check_reachable(submission.backend)
         check_submission(submission, info)
         self._quotas.check_request(owner, request_bytes)
         earlier = await self._earlier_submission(submission, owner.name)
@@ -155,7 +169,7 @@ class JobManager:
         run = self._runs.pop(job_id, None)
         if run is not None:
             run.cancel()
-            await self._routes[job.backend][1].cancel(job_id)
+            await self._routes.executor(job.backend).cancel(job_id)
         await self._dispatch(job.backend)
         return cancelled
 
@@ -220,31 +234,29 @@ class JobManager:
 
     def backend_info(self, name: str) -> BackendInfo:
         """The static description of a backend."""
-        route = self._routes.get(name)
-        if route is None:
-            raise backend_not_found(name, list(self._routes))
-        return route[0]
+        return self._routes.info(name)
 
     def backends(self) -> list[BackendView]:
         """Every backend with its current load."""
-        return [self.backend(name) for name in self._routes]
+        return [self._routes.view(name) for name in self._routes.names]
 
     def backend(self, name: str) -> BackendView:
         """One backend with its current load."""
-        info = self.backend_info(name)
-        return BackendView(
-            info=info,
-            pending_jobs=self._scheduler.pending(name),
-            concurrency=self._settings.concurrency_of(name),
-            estimated_wait=self._scheduler.estimated_wait(name),
-            average_run=self._scheduler.average_run(name),
-        )
+        return self._routes.view(name)
 
     async def properties(self, name: str, as_of: datetime | None) -> dict[str, Any] | None:
         """A backend's calibration data, or None for ideal backends."""
-        self.backend_info(name)
-        executor = self._routes[name][1]
+        executor = self._routes.executor(name)
         return await asyncio.to_thread(executor.properties, name, as_of)
+
+    def _check_reachable(self, backend: str) -> None:
+        problem = self._routes.executor(backend).problem()
+        if problem is not None:
+            raise UnavailableError(
+                f"backend {backend!r} cannot take jobs now: {problem}",
+                reason="UPSTREAM_UNAVAILABLE",
+                retry_after=UPSTREAM_RETRY_S,
+            )
 
     # -- the lifecycle -------------------------------------------------------------------
 
@@ -278,7 +290,21 @@ class JobManager:
         """Starts jobs in free slots, then tells waiting jobs where they stand."""
         for job_id in self._scheduler.start_next(backend):
             self._runs[job_id] = self._spawn(self._run(job_id))
+        self._wake_when_allowed(backend)
         await self._publish_positions(backend)
+
+    def _wake_when_allowed(self, backend: str) -> None:
+        """Dispatches again once the submission limit lets a waiting job go."""
+        until = self._scheduler.throttled_until(backend)
+        if until is None or backend in self._wakeups:
+            return
+
+        async def wake() -> None:
+            await asyncio.sleep(max(until - time.monotonic(), 0.0))
+            del self._wakeups[backend]
+            await self._dispatch(backend)
+
+        self._wakeups[backend] = self._spawn(wake())
 
     async def _run(self, job_id: str) -> None:
         job = self._active.get(job_id)
@@ -288,19 +314,29 @@ class JobManager:
             outcome = await self._execute(job)
         finally:
             self._runs.pop(job_id, None)
+        if outcome.retry_at is not None:
+            # Refused for now, not failed: back to its place in the queue, and nothing goes
+            # to the backend (or any sharing its limit) before the provider allows it.
+            self._scheduler.requeue(job.backend, job_id, job.owner, job.created.timestamp())
+            self._scheduler.hold(job.backend, outcome.retry_at)
+        else:
             self._parsed.pop(job_id, None)
             # The slot is free before the final state is committed, so whoever sees that
             # state also sees the backend's load without this job.
             self._scheduler.finish(job.backend, job_id)
-        await self._change(job_id, outcome.move, result=outcome.result)
+            assert outcome.move is not None  # every outcome but a refusal has its move
+            await self._change(job_id, outcome.move, result=outcome.result)
         await self._dispatch(job.backend)
 
     async def _execute(self, job: Job) -> _Outcome:
         """Runs the job; returns the final change to record (not yet recorded)."""
-        executor = self._routes[job.backend][1]
+        executor = self._routes.executor(job.backend)
         try:
             circuits = await self._circuits(job.id)
             result = await executor.run(job, circuits, _Reporter(self, job.id))
+        except RetryLater as later:
+            log.info("job %s goes back in the queue: %s", job.id, later.message)
+            return _Outcome(None, None, retry_at=later.until)
         except ExecutionError as error:
             failure = JobFailure(error.code, error.reason, error.message)
             partial = await self._document(job, error.partial, partial=True)
@@ -387,12 +423,16 @@ class JobManager:
 
     # -- recovery ------------------------------------------------------------------------
 
-    async def _recover(self) -> None:
-        """Resumes every unfinished job after a restart (see the README's "Restarts")."""
+    async def _recover(self, jobs: list[Job]) -> None:
+        """Resumes unfinished jobs after a restart (see the README's "Restarts")."""
         interrupted = []
-        for job in sorted(self._active.values(), key=lambda j: j.created):
+        for job in sorted(jobs, key=lambda j: j.created):
             if job.backend not in self._routes:
-                await self._fail_unroutable(job)
+                await self._park_or_fail(job)
+            elif self._routes.executor(job.backend).resumes_runs and _was_sent(job):
+                # Still running at the provider: follow it, never send it again.
+                self._scheduler.resume(job.backend, job.id, job.owner)
+                self._runs[job.id] = self._spawn(self._run(job.id))
             elif job.state == JobState.RUNNING:
                 interrupted.append(job)
             elif job.state == JobState.QUEUED:
@@ -403,8 +443,25 @@ class JobManager:
         for rank, job in enumerate(interrupted):
             self._scheduler.enqueue(job.backend, job.id, job.owner, _RESTARTED_FIRST + rank)
             await self._change(job.id, to_state(JobState.QUEUED))
-        for backend in self._routes:
+        for backend in self._routes.names:
             await self._dispatch(backend)
+
+    async def _park_or_fail(self, job: Job) -> None:
+        if self._routes.problem() is None:
+            self._unrouted.discard(job.id)
+            await self._fail_unroutable(job)
+        else:
+            self._unrouted.add(job.id)
+
+    async def _executors_changed(self) -> None:
+        """New backends take their waiting jobs; listeners (health) hear of the change."""
+        self._routes.refresh()
+        parked = [self._active[job_id] for job_id in self._unrouted if job_id in self._active]
+        self._unrouted.clear()
+        if parked:
+            await self._recover(parked)
+        for listener in self._listeners:
+            await listener()
 
     async def _fail_unroutable(self, job: Job) -> None:
         failure = JobFailure(
@@ -438,12 +495,19 @@ _RESTARTED_FIRST = -1e18
 _EARLY = frozenset({JobState.CREATING, JobState.VALIDATING, JobState.VALIDATED})
 
 
+def _was_sent(job: Job) -> bool:
+    """Whether the job reached its provider (a job that was not is sent from the queue)."""
+    return bool(job.provider_job_id) or job.state == JobState.RUNNING
+
+
 @dataclasses.dataclass(frozen=True)
 class _Outcome:
-    """How a run ended: the final move to make and the result document to store."""
+    """How a run ended: the final move and result to store, or when to try again."""
 
-    move: Callable[[Job], Job | None]
+    move: Callable[[Job], Job | None] | None
     result: dict[str, Any] | None
+    retry_at: float | None = None
+    """``time.monotonic()`` before which the job may not be sent again (it was refused)."""
 
 
 class _Reporter:
@@ -461,6 +525,12 @@ class _Reporter:
             return dataclasses.replace(job, queue=info) if job.state == JobState.QUEUED else None
 
         await self._manager._change(self._job_id, requeue, EventType.QUEUE_INFO_CHANGED)
+
+    async def sent(self, provider_job_id: str) -> None:
+        def record(job: Job) -> Job | None:
+            return None if job.final else dataclasses.replace(job, provider_job_id=provider_job_id)
+
+        await self._manager._change(self._job_id, record, EventType.METADATA_CHANGED)
 
 
 def _log_crash(task: asyncio.Task[Any]) -> None:

@@ -28,8 +28,9 @@ if TYPE_CHECKING:
 
     from ibmq_gateway.server.events import EventBus
     from ibmq_gateway.server.interceptors import Call
-    from ibmq_gateway.server.manager import BackendView, JobManager
+    from ibmq_gateway.server.manager import JobManager
     from ibmq_gateway.server.model import Job, JobEvent
+    from ibmq_gateway.server.routing import BackendView
 
 PREFIX = "ibmq_gateway_"
 # A scrape waits this long for the event loop; a loop that stays busy longer is itself

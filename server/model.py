@@ -89,6 +89,8 @@ class Job:
     """Number of the last event recorded for this job (assigned by the store)."""
     revision: int = 0
     """Global number of that event (assigned by the store)."""
+    provider_job_id: str = ""
+    """The job's id at IBM Quantum once sent there (empty for local backends)."""
 
     @property
     def final(self) -> bool:

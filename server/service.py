@@ -28,8 +28,9 @@ if TYPE_CHECKING:
 
     from ibmq_gateway.server.audit import Audit
     from ibmq_gateway.server.feeds import FeedItem, Feeds
-    from ibmq_gateway.server.manager import BackendView, JobManager
+    from ibmq_gateway.server.manager import JobManager
     from ibmq_gateway.server.model import JobQuery
+    from ibmq_gateway.server.routing import BackendView
 
     Context = grpc.aio.ServicerContext[Any, Any]
 

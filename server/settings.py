@@ -77,12 +77,33 @@ class Settings:
     only (never a flag, so it never shows on a command line); never logged or stored."""
     ibm_token_file: Path | None = None
     """A file holding the IBM Quantum API key, read once at start."""
+    ibm_instance: str | None = None
+    """The team's IBM Quantum instance: its CRN (or its name); needed with an API key."""
+    ibm_url: str | None = None
+    """The Quantum API's base URL, e.g. ``https://quantum.cloud.ibm.com/api/v1``, for private
+    endpoints and tests (None: the one IBM's client derives from the instance's region)."""
+    ibm_submissions_per_minute: int = 5
+    """Jobs the whole team may send to IBM per minute: IBM's limit per API key."""
+    ibm_in_flight: int = 20
+    """Jobs per IBM device sent and not yet final; the rest wait in the gateway's queue."""
+    ibm_call_timeout: float = 60.0
+    """Seconds a call to IBM may take before it counts as failed and is retried."""
+    ibm_poll_ceiling: float = 30.0
+    """The longest pause, in seconds, between two polls of a job waiting in IBM's queue
+    (polls start at one second and back off to this)."""
     bootstrap_token: str | None = field(default=None, repr=False)
     """The first admin's token when the gateway starts with no users (else a random one);
     either way it is written to ``admin.token`` in the state directory."""
 
     def __post_init__(self) -> None:
         _check_tls(self)
+        if self.ibm_submissions_per_minute < 1:
+            raise ValueError("ibm_submissions_per_minute must be at least 1")
+
+    @property
+    def ibm_configured(self) -> bool:
+        """Whether an IBM Quantum API key was given (then an instance is required)."""
+        return bool(self.ibm_token)
 
     @classmethod
     def load(
@@ -103,11 +124,7 @@ class Settings:
         if unknown:
             raise ValueError(f"unknown settings: {', '.join(sorted(unknown))}")
         settings = cls(**{name: _coerce(name, value) for name, value in values.items()})
-        return _with_ibm_token_from_file(settings)
-
-    def concurrency_of(self, backend: str) -> int:
-        """How many jobs ``backend`` runs at once."""
-        return self.backend_concurrency.get(backend, self.concurrency)
+        return _check_ibm(_with_ibm_token_from_file(settings))
 
     @property
     def database(self) -> Path:
@@ -174,3 +191,13 @@ def _with_ibm_token_from_file(settings: Settings) -> Settings:
     if not token:
         raise ValueError(f"ibm_token_file {path} is empty")
     return dataclasses.replace(settings, ibm_token=token)
+
+
+def _check_ibm(settings: Settings) -> Settings:
+    """An API key with no instance would fail only later, at IBM; refuse it at start."""
+    if settings.ibm_token and not settings.ibm_instance:
+        raise ValueError(
+            "an IBM Quantum API key is set but no instance: set ibm_instance "
+            "(IBMQ_GATEWAY_IBM_INSTANCE) to the instance's CRN"
+        )
+    return settings

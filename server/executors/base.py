@@ -8,9 +8,10 @@ The manager owns the job's lifecycle; the executor only reports progress through
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
 if TYPE_CHECKING:
     from qiskit import QuantumCircuit
@@ -42,6 +43,32 @@ class BackendInfo:
         return int(self.target.num_qubits or 0)
 
 
+@dataclass(frozen=True)
+class BackendStatus:
+    """What an upstream provider says of a backend right now."""
+
+    operational: bool
+    message: str
+    queue_length: int = 0
+    """Jobs waiting in the provider's own queue (from every user of the device)."""
+    wait_seconds: float | None = None
+    """The provider's estimate of a new job's wait, if it gives one."""
+
+
+class RetryLater(Exception):
+    """The backend refused the job for now (too many requests); it goes back in the queue.
+
+    The gateway keeps the job QUEUED in its place and sends nothing to any backend sharing
+    the submission limit before ``until``.
+    """
+
+    def __init__(self, until: float, message: str) -> None:
+        super().__init__(message)
+        self.until = until
+        """``time.monotonic()`` value before which nothing is sent."""
+        self.message = message
+
+
 class ExecutionError(Exception):
     """A run failed. It carries what the job's error record needs."""
 
@@ -63,9 +90,35 @@ class RunReporter(Protocol):
     async def queued(self, info: QueueInfo) -> None:
         """The job waits in an upstream queue (provider scope)."""
 
+    async def sent(self, provider_job_id: str) -> None:
+        """The job now exists at the provider under this id (recorded before anything else)."""
+
+
+Changed = Callable[[], Awaitable[None]]
+"""Called by an executor when its backends or its upstream's health changed."""
+
 
 class Executor(ABC):
     """Runs circuits on the backends it offers."""
+
+    resumes_runs: ClassVar[bool] = False
+    """True when a run outlives the gateway process (IBM keeps running a job it was sent):
+    after a restart such a job is resumed by calling ``run`` again, which re-attaches to it
+    instead of running it a second time."""
+    upstream: ClassVar[str | None] = None
+    """The name of the remote service this executor depends on (health reports it), if any."""
+
+    async def start(self, changed: Changed) -> None:  # noqa: B027 - optional hook
+        """Connects to what the executor needs; calls ``changed`` whenever ``backends()``
+        or ``problem()`` change later."""
+
+    def problem(self) -> str | None:
+        """Why the upstream cannot be used now (None: it can, or there is none)."""
+        return None
+
+    def status(self, backend: str) -> BackendStatus | None:
+        """The provider's live view of a backend (None: the gateway's own view is all)."""
+        return None
 
     @abstractmethod
     def backends(self) -> list[BackendInfo]:

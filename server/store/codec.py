@@ -65,6 +65,8 @@ def decode_job(text: str) -> Job:
         owner_project=data["owner_project"],
         sequence=data["sequence"],
         revision=data["revision"],
+        # Absent from snapshots written before jobs could run at IBM.
+        provider_job_id=data.get("provider_job_id", ""),
     )
 
 
@@ -93,6 +95,7 @@ def _job_document(job: Job) -> dict[str, Any]:
         "owner_project": job.owner_project,
         "sequence": job.sequence,
         "revision": job.revision,
+        "provider_job_id": job.provider_job_id,
     }
 
 

@@ -33,6 +33,9 @@ class RecordingReporter:
     async def queued(self, info: QueueInfo) -> None:
         self.events.append("queued")
 
+    async def sent(self, provider_job_id: str) -> None:
+        self.events.append(f"sent {provider_job_id}")
+
 
 def make_job(backend: str, job_id: str = "job-1", options: RunOptions | None = None) -> Job:
     """A job in the state the manager hands to an executor."""

@@ -9,12 +9,17 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
+from ibmq_gateway.server.embedded import EmbeddedGateway
+from tests.conftest import gateway_settings
 from tests.ibm.fake import FakeIBM
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
+    from pathlib import Path
 
     from qiskit_ibm_runtime import QiskitRuntimeService
+
+    from ibmq_gateway.server.settings import Settings
 
 # Variables that would send the client elsewhere than the fake, or through a proxy.
 _FOREIGN_ENVIRONMENT = (
@@ -126,3 +131,24 @@ def service(fake_ibm: FakeIBM) -> QiskitRuntimeService:
     from qiskit_ibm_runtime import QiskitRuntimeService
 
     return QiskitRuntimeService(**fake_ibm.service_kwargs())
+
+
+def ibm_settings(state_dir: Path, fake: FakeIBM, **overrides: object) -> Settings:
+    """A test gateway with the fake's key, instance and API, and no local fake devices."""
+    values: dict[str, object] = {
+        "fake_devices": (),
+        "ibm_token": fake.api_key,
+        "ibm_instance": fake.instance_crn,
+        "ibm_url": fake.api_url,
+        "ibm_call_timeout": 10.0,
+        "ibm_poll_ceiling": 2.0,
+        **overrides,
+    }
+    return gateway_settings(state_dir, **values)
+
+
+@pytest.fixture
+def ibm_gateway(fake_ibm: FakeIBM, tmp_path: Path) -> Iterator[EmbeddedGateway]:
+    """A real gateway whose IBM executor talks to the fake."""
+    with EmbeddedGateway(ibm_settings(tmp_path / "state", fake_ibm)) as running:
+        yield running

@@ -26,7 +26,7 @@ from google.protobuf import struct_pb2 as google_dot_protobuf_dot_struct__pb2
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x19ibmq_gateway/v1/job.proto\x12\x0fibmq_gateway.v1\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"E\n\x07\x43ircuit\x12\x0f\n\x05qasm3\x18\x01 \x01(\tH\x00\x12\x0f\n\x05qasm2\x18\x02 \x01(\tH\x00\x12\r\n\x03qpy\x18\x03 \x01(\x0cH\x00\x42\t\n\x07program\"\xa2\x01\n\nRunOptions\x12\x12\n\x05shots\x18\x01 \x01(\x05H\x00\x88\x01\x01\x12\x13\n\x06memory\x18\x02 \x01(\x08H\x01\x88\x01\x01\x12\x1b\n\x0eseed_simulator\x18\x03 \x01(\x03H\x02\x88\x01\x01\x12&\n\x05\x65xtra\x18\x04 \x01(\x0b\x32\x17.google.protobuf.StructB\x08\n\x06_shotsB\t\n\x07_memoryB\x11\n\x0f_seed_simulator\"\xd2\x01\n\tQueueInfo\x12\x15\n\x08position\x18\x01 \x01(\x05H\x00\x88\x01\x01\x12\x38\n\x14\x65stimated_start_time\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12;\n\x17\x65stimated_complete_time\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12*\n\x05scope\x18\x04 \x01(\x0e\x32\x1b.ibmq_gateway.v1.QueueScopeB\x0b\n\t_position\"9\n\x08JobError\x12\x0c\n\x04\x63ode\x18\x01 \x01(\x05\x12\x0e\n\x06reason\x18\x02 \x01(\t\x12\x0f\n\x07message\x18\x03 \x01(\t\"\xd2\x06\n\x03Job\x12\n\n\x02id\x18\x01 \x01(\t\x12\x0f\n\x07\x62\x61\x63kend\x18\x02 \x01(\t\x12(\n\x05state\x18\x03 \x01(\x0e\x32\x19.ibmq_gateway.v1.JobState\x12\r\n\x05\x66inal\x18\x04 \x01(\x08\x12\x0c\n\x04name\x18\x05 \x01(\t\x12\x0c\n\x04tags\x18\x06 \x03(\t\x12\x30\n\x0bshare_level\x18\x07 \x01(\x0e\x32\x1b.ibmq_gateway.v1.ShareLevel\x12\x38\n\x0fscheduling_mode\x18\x08 \x01(\x0e\x32\x1f.ibmq_gateway.v1.SchedulingMode\x12\x15\n\rexperiment_id\x18\t \x01(\t\x12/\n\x0b\x63reate_time\x18\n \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12<\n\rtime_per_step\x18\x0b \x03(\x0b\x32%.ibmq_gateway.v1.Job.TimePerStepEntry\x12.\n\nqueue_info\x18\x0c \x01(\x0b\x32\x1a.ibmq_gateway.v1.QueueInfo\x12(\n\x05\x65rror\x18\r \x01(\x0b\x32\x19.ibmq_gateway.v1.JobError\x12\x39\n\x0b\x63lient_info\x18\x0e \x03(\x0b\x32$.ibmq_gateway.v1.Job.ClientInfoEntry\x12\r\n\x05owner\x18\x0f \x01(\t\x12\'\n\x06header\x18\x10 \x01(\x0b\x32\x17.google.protobuf.Struct\x12\x30\n\x0brun_options\x18\x11 \x01(\x0b\x32\x1b.ibmq_gateway.v1.RunOptions\x12\x15\n\rcircuit_count\x18\x12 \x01(\x05\x12*\n\x08\x63ircuits\x18\x13 \x03(\x0b\x32\x18.ibmq_gateway.v1.Circuit\x12\x10\n\x08sequence\x18\x14 \x01(\x03\x12\x10\n\x08revision\x18\x15 \x01(\x03\x1aN\n\x10TimePerStepEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12)\n\x05value\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp:\x02\x38\x01\x1a\x31\n\x0f\x43lientInfoEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"\xbe\x01\n\x08JobEvent\x12\x0e\n\x06job_id\x18\x01 \x01(\t\x12\x10\n\x08sequence\x18\x02 \x01(\x03\x12\x10\n\x08revision\x18\x03 \x01(\x03\x12.\n\nevent_time\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12+\n\x04type\x18\x05 \x01(\x0e\x32\x1d.ibmq_gateway.v1.JobEventType\x12!\n\x03job\x18\x06 \x01(\x0b\x32\x14.ibmq_gateway.v1.Job\"<\n\tHeartbeat\x12/\n\x0bserver_time\x18\x01 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\xa6\x02\n\tJobFilter\x12\x0f\n\x07\x62\x61\x63kend\x18\x01 \x01(\t\x12)\n\x06states\x18\x02 \x03(\x0e\x32\x19.ibmq_gateway.v1.JobState\x12\x14\n\x0cname_pattern\x18\x03 \x01(\t\x12\x0c\n\x04tags\x18\x04 \x03(\t\x12,\n\ttag_match\x18\x05 \x01(\x0e\x32\x19.ibmq_gateway.v1.TagMatch\x12\x31\n\rcreated_after\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x32\n\x0e\x63reated_before\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x15\n\rexperiment_id\x18\x08 \x01(\t\x12\r\n\x05owner\x18\t \x01(\t*\xb6\x02\n\x08JobState\x12\x19\n\x15JOB_STATE_UNSPECIFIED\x10\x00\x12\x16\n\x12JOB_STATE_CREATING\x10\x01\x12\x18\n\x14JOB_STATE_VALIDATING\x10\x02\x12\x17\n\x13JOB_STATE_VALIDATED\x10\x03\x12\x14\n\x10JOB_STATE_QUEUED\x10\x04\x12\x15\n\x11JOB_STATE_RUNNING\x10\x05\x12\x17\n\x13JOB_STATE_COMPLETED\x10\x06\x12\x17\n\x13JOB_STATE_CANCELLED\x10\x07\x12 \n\x1cJOB_STATE_ERROR_CREATING_JOB\x10\x08\x12\"\n\x1eJOB_STATE_ERROR_VALIDATING_JOB\x10\t\x12\x1f\n\x1bJOB_STATE_ERROR_RUNNING_JOB\x10\n*\x9c\x01\n\nShareLevel\x12\x1b\n\x17SHARE_LEVEL_UNSPECIFIED\x10\x00\x12\x14\n\x10SHARE_LEVEL_NONE\x10\x01\x12\x17\n\x13SHARE_LEVEL_PROJECT\x10\x02\x12\x15\n\x11SHARE_LEVEL_GROUP\x10\x03\x12\x13\n\x0fSHARE_LEVEL_HUB\x10\x04\x12\x16\n\x12SHARE_LEVEL_GLOBAL\x10\x05*o\n\x0eSchedulingMode\x12\x1f\n\x1bSCHEDULING_MODE_UNSPECIFIED\x10\x00\x12\x1d\n\x19SCHEDULING_MODE_FAIRSHARE\x10\x01\x12\x1d\n\x19SCHEDULING_MODE_DEDICATED\x10\x02*\\\n\nQueueScope\x12\x1b\n\x17QUEUE_SCOPE_UNSPECIFIED\x10\x00\x12\x17\n\x13QUEUE_SCOPE_GATEWAY\x10\x01\x12\x18\n\x14QUEUE_SCOPE_PROVIDER\x10\x02*\xb8\x01\n\x0cJobEventType\x12\x1e\n\x1aJOB_EVENT_TYPE_UNSPECIFIED\x10\x00\x12\x1a\n\x16JOB_EVENT_TYPE_CREATED\x10\x01\x12 \n\x1cJOB_EVENT_TYPE_STATE_CHANGED\x10\x02\x12%\n!JOB_EVENT_TYPE_QUEUE_INFO_CHANGED\x10\x03\x12#\n\x1fJOB_EVENT_TYPE_METADATA_CHANGED\x10\x04*K\n\x08TagMatch\x12\x19\n\x15TAG_MATCH_UNSPECIFIED\x10\x00\x12\x11\n\rTAG_MATCH_ANY\x10\x01\x12\x11\n\rTAG_MATCH_ALL\x10\x02\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x19ibmq_gateway/v1/job.proto\x12\x0fibmq_gateway.v1\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"E\n\x07\x43ircuit\x12\x0f\n\x05qasm3\x18\x01 \x01(\tH\x00\x12\x0f\n\x05qasm2\x18\x02 \x01(\tH\x00\x12\r\n\x03qpy\x18\x03 \x01(\x0cH\x00\x42\t\n\x07program\"\xa2\x01\n\nRunOptions\x12\x12\n\x05shots\x18\x01 \x01(\x05H\x00\x88\x01\x01\x12\x13\n\x06memory\x18\x02 \x01(\x08H\x01\x88\x01\x01\x12\x1b\n\x0eseed_simulator\x18\x03 \x01(\x03H\x02\x88\x01\x01\x12&\n\x05\x65xtra\x18\x04 \x01(\x0b\x32\x17.google.protobuf.StructB\x08\n\x06_shotsB\t\n\x07_memoryB\x11\n\x0f_seed_simulator\"\xd2\x01\n\tQueueInfo\x12\x15\n\x08position\x18\x01 \x01(\x05H\x00\x88\x01\x01\x12\x38\n\x14\x65stimated_start_time\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12;\n\x17\x65stimated_complete_time\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12*\n\x05scope\x18\x04 \x01(\x0e\x32\x1b.ibmq_gateway.v1.QueueScopeB\x0b\n\t_position\"9\n\x08JobError\x12\x0c\n\x04\x63ode\x18\x01 \x01(\x05\x12\x0e\n\x06reason\x18\x02 \x01(\t\x12\x0f\n\x07message\x18\x03 \x01(\t\"\xeb\x06\n\x03Job\x12\n\n\x02id\x18\x01 \x01(\t\x12\x0f\n\x07\x62\x61\x63kend\x18\x02 \x01(\t\x12(\n\x05state\x18\x03 \x01(\x0e\x32\x19.ibmq_gateway.v1.JobState\x12\r\n\x05\x66inal\x18\x04 \x01(\x08\x12\x0c\n\x04name\x18\x05 \x01(\t\x12\x0c\n\x04tags\x18\x06 \x03(\t\x12\x30\n\x0bshare_level\x18\x07 \x01(\x0e\x32\x1b.ibmq_gateway.v1.ShareLevel\x12\x38\n\x0fscheduling_mode\x18\x08 \x01(\x0e\x32\x1f.ibmq_gateway.v1.SchedulingMode\x12\x15\n\rexperiment_id\x18\t \x01(\t\x12/\n\x0b\x63reate_time\x18\n \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12<\n\rtime_per_step\x18\x0b \x03(\x0b\x32%.ibmq_gateway.v1.Job.TimePerStepEntry\x12.\n\nqueue_info\x18\x0c \x01(\x0b\x32\x1a.ibmq_gateway.v1.QueueInfo\x12(\n\x05\x65rror\x18\r \x01(\x0b\x32\x19.ibmq_gateway.v1.JobError\x12\x39\n\x0b\x63lient_info\x18\x0e \x03(\x0b\x32$.ibmq_gateway.v1.Job.ClientInfoEntry\x12\r\n\x05owner\x18\x0f \x01(\t\x12\'\n\x06header\x18\x10 \x01(\x0b\x32\x17.google.protobuf.Struct\x12\x30\n\x0brun_options\x18\x11 \x01(\x0b\x32\x1b.ibmq_gateway.v1.RunOptions\x12\x15\n\rcircuit_count\x18\x12 \x01(\x05\x12*\n\x08\x63ircuits\x18\x13 \x03(\x0b\x32\x18.ibmq_gateway.v1.Circuit\x12\x10\n\x08sequence\x18\x14 \x01(\x03\x12\x10\n\x08revision\x18\x15 \x01(\x03\x12\x17\n\x0fprovider_job_id\x18\x16 \x01(\t\x1aN\n\x10TimePerStepEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12)\n\x05value\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp:\x02\x38\x01\x1a\x31\n\x0f\x43lientInfoEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"\xbe\x01\n\x08JobEvent\x12\x0e\n\x06job_id\x18\x01 \x01(\t\x12\x10\n\x08sequence\x18\x02 \x01(\x03\x12\x10\n\x08revision\x18\x03 \x01(\x03\x12.\n\nevent_time\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12+\n\x04type\x18\x05 \x01(\x0e\x32\x1d.ibmq_gateway.v1.JobEventType\x12!\n\x03job\x18\x06 \x01(\x0b\x32\x14.ibmq_gateway.v1.Job\"<\n\tHeartbeat\x12/\n\x0bserver_time\x18\x01 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\xa6\x02\n\tJobFilter\x12\x0f\n\x07\x62\x61\x63kend\x18\x01 \x01(\t\x12)\n\x06states\x18\x02 \x03(\x0e\x32\x19.ibmq_gateway.v1.JobState\x12\x14\n\x0cname_pattern\x18\x03 \x01(\t\x12\x0c\n\x04tags\x18\x04 \x03(\t\x12,\n\ttag_match\x18\x05 \x01(\x0e\x32\x19.ibmq_gateway.v1.TagMatch\x12\x31\n\rcreated_after\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x32\n\x0e\x63reated_before\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x15\n\rexperiment_id\x18\x08 \x01(\t\x12\r\n\x05owner\x18\t \x01(\t*\xb6\x02\n\x08JobState\x12\x19\n\x15JOB_STATE_UNSPECIFIED\x10\x00\x12\x16\n\x12JOB_STATE_CREATING\x10\x01\x12\x18\n\x14JOB_STATE_VALIDATING\x10\x02\x12\x17\n\x13JOB_STATE_VALIDATED\x10\x03\x12\x14\n\x10JOB_STATE_QUEUED\x10\x04\x12\x15\n\x11JOB_STATE_RUNNING\x10\x05\x12\x17\n\x13JOB_STATE_COMPLETED\x10\x06\x12\x17\n\x13JOB_STATE_CANCELLED\x10\x07\x12 \n\x1cJOB_STATE_ERROR_CREATING_JOB\x10\x08\x12\"\n\x1eJOB_STATE_ERROR_VALIDATING_JOB\x10\t\x12\x1f\n\x1bJOB_STATE_ERROR_RUNNING_JOB\x10\n*\x9c\x01\n\nShareLevel\x12\x1b\n\x17SHARE_LEVEL_UNSPECIFIED\x10\x00\x12\x14\n\x10SHARE_LEVEL_NONE\x10\x01\x12\x17\n\x13SHARE_LEVEL_PROJECT\x10\x02\x12\x15\n\x11SHARE_LEVEL_GROUP\x10\x03\x12\x13\n\x0fSHARE_LEVEL_HUB\x10\x04\x12\x16\n\x12SHARE_LEVEL_GLOBAL\x10\x05*o\n\x0eSchedulingMode\x12\x1f\n\x1bSCHEDULING_MODE_UNSPECIFIED\x10\x00\x12\x1d\n\x19SCHEDULING_MODE_FAIRSHARE\x10\x01\x12\x1d\n\x19SCHEDULING_MODE_DEDICATED\x10\x02*\\\n\nQueueScope\x12\x1b\n\x17QUEUE_SCOPE_UNSPECIFIED\x10\x00\x12\x17\n\x13QUEUE_SCOPE_GATEWAY\x10\x01\x12\x18\n\x14QUEUE_SCOPE_PROVIDER\x10\x02*\xb8\x01\n\x0cJobEventType\x12\x1e\n\x1aJOB_EVENT_TYPE_UNSPECIFIED\x10\x00\x12\x1a\n\x16JOB_EVENT_TYPE_CREATED\x10\x01\x12 \n\x1cJOB_EVENT_TYPE_STATE_CHANGED\x10\x02\x12%\n!JOB_EVENT_TYPE_QUEUE_INFO_CHANGED\x10\x03\x12#\n\x1fJOB_EVENT_TYPE_METADATA_CHANGED\x10\x04*K\n\x08TagMatch\x12\x19\n\x15TAG_MATCH_UNSPECIFIED\x10\x00\x12\x11\n\rTAG_MATCH_ANY\x10\x01\x12\x11\n\rTAG_MATCH_ALL\x10\x02\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -37,18 +37,18 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_JOB_TIMEPERSTEPENTRY']._serialized_options = b'8\001'
   _globals['_JOB_CLIENTINFOENTRY']._loaded_options = None
   _globals['_JOB_CLIENTINFOENTRY']._serialized_options = b'8\001'
-  _globals['_JOBSTATE']._serialized_start=2023
-  _globals['_JOBSTATE']._serialized_end=2333
-  _globals['_SHARELEVEL']._serialized_start=2336
-  _globals['_SHARELEVEL']._serialized_end=2492
-  _globals['_SCHEDULINGMODE']._serialized_start=2494
-  _globals['_SCHEDULINGMODE']._serialized_end=2605
-  _globals['_QUEUESCOPE']._serialized_start=2607
-  _globals['_QUEUESCOPE']._serialized_end=2699
-  _globals['_JOBEVENTTYPE']._serialized_start=2702
-  _globals['_JOBEVENTTYPE']._serialized_end=2886
-  _globals['_TAGMATCH']._serialized_start=2888
-  _globals['_TAGMATCH']._serialized_end=2963
+  _globals['_JOBSTATE']._serialized_start=2048
+  _globals['_JOBSTATE']._serialized_end=2358
+  _globals['_SHARELEVEL']._serialized_start=2361
+  _globals['_SHARELEVEL']._serialized_end=2517
+  _globals['_SCHEDULINGMODE']._serialized_start=2519
+  _globals['_SCHEDULINGMODE']._serialized_end=2630
+  _globals['_QUEUESCOPE']._serialized_start=2632
+  _globals['_QUEUESCOPE']._serialized_end=2724
+  _globals['_JOBEVENTTYPE']._serialized_start=2727
+  _globals['_JOBEVENTTYPE']._serialized_end=2911
+  _globals['_TAGMATCH']._serialized_start=2913
+  _globals['_TAGMATCH']._serialized_end=2988
   _globals['_CIRCUIT']._serialized_start=109
   _globals['_CIRCUIT']._serialized_end=178
   _globals['_RUNOPTIONS']._serialized_start=181
@@ -58,15 +58,15 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_JOBERROR']._serialized_start=558
   _globals['_JOBERROR']._serialized_end=615
   _globals['_JOB']._serialized_start=618
-  _globals['_JOB']._serialized_end=1468
-  _globals['_JOB_TIMEPERSTEPENTRY']._serialized_start=1339
-  _globals['_JOB_TIMEPERSTEPENTRY']._serialized_end=1417
-  _globals['_JOB_CLIENTINFOENTRY']._serialized_start=1419
-  _globals['_JOB_CLIENTINFOENTRY']._serialized_end=1468
-  _globals['_JOBEVENT']._serialized_start=1471
-  _globals['_JOBEVENT']._serialized_end=1661
-  _globals['_HEARTBEAT']._serialized_start=1663
-  _globals['_HEARTBEAT']._serialized_end=1723
-  _globals['_JOBFILTER']._serialized_start=1726
-  _globals['_JOBFILTER']._serialized_end=2020
+  _globals['_JOB']._serialized_end=1493
+  _globals['_JOB_TIMEPERSTEPENTRY']._serialized_start=1364
+  _globals['_JOB_TIMEPERSTEPENTRY']._serialized_end=1442
+  _globals['_JOB_CLIENTINFOENTRY']._serialized_start=1444
+  _globals['_JOB_CLIENTINFOENTRY']._serialized_end=1493
+  _globals['_JOBEVENT']._serialized_start=1496
+  _globals['_JOBEVENT']._serialized_end=1686
+  _globals['_HEARTBEAT']._serialized_start=1688
+  _globals['_HEARTBEAT']._serialized_end=1748
+  _globals['_JOBFILTER']._serialized_start=1751
+  _globals['_JOBFILTER']._serialized_end=2045
 # @@protoc_insertion_point(module_scope)

@@ -136,7 +136,7 @@ class JobError(_message.Message):
     def __init__(self, code: _Optional[int] = ..., reason: _Optional[str] = ..., message: _Optional[str] = ...) -> None: ...
 
 class Job(_message.Message):
-    __slots__ = ("id", "backend", "state", "final", "name", "tags", "share_level", "scheduling_mode", "experiment_id", "create_time", "time_per_step", "queue_info", "error", "client_info", "owner", "header", "run_options", "circuit_count", "circuits", "sequence", "revision")
+    __slots__ = ("id", "backend", "state", "final", "name", "tags", "share_level", "scheduling_mode", "experiment_id", "create_time", "time_per_step", "queue_info", "error", "client_info", "owner", "header", "run_options", "circuit_count", "circuits", "sequence", "revision", "provider_job_id")
     class TimePerStepEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -172,6 +172,7 @@ class Job(_message.Message):
     CIRCUITS_FIELD_NUMBER: _ClassVar[int]
     SEQUENCE_FIELD_NUMBER: _ClassVar[int]
     REVISION_FIELD_NUMBER: _ClassVar[int]
+    PROVIDER_JOB_ID_FIELD_NUMBER: _ClassVar[int]
     id: str
     backend: str
     state: JobState
@@ -193,7 +194,8 @@ class Job(_message.Message):
     circuits: _containers.RepeatedCompositeFieldContainer[Circuit]
     sequence: int
     revision: int
-    def __init__(self, id: _Optional[str] = ..., backend: _Optional[str] = ..., state: _Optional[_Union[JobState, str]] = ..., final: _Optional[bool] = ..., name: _Optional[str] = ..., tags: _Optional[_Iterable[str]] = ..., share_level: _Optional[_Union[ShareLevel, str]] = ..., scheduling_mode: _Optional[_Union[SchedulingMode, str]] = ..., experiment_id: _Optional[str] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., time_per_step: _Optional[_Mapping[str, _timestamp_pb2.Timestamp]] = ..., queue_info: _Optional[_Union[QueueInfo, _Mapping]] = ..., error: _Optional[_Union[JobError, _Mapping]] = ..., client_info: _Optional[_Mapping[str, str]] = ..., owner: _Optional[str] = ..., header: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., run_options: _Optional[_Union[RunOptions, _Mapping]] = ..., circuit_count: _Optional[int] = ..., circuits: _Optional[_Iterable[_Union[Circuit, _Mapping]]] = ..., sequence: _Optional[int] = ..., revision: _Optional[int] = ...) -> None: ...
+    provider_job_id: str
+    def __init__(self, id: _Optional[str] = ..., backend: _Optional[str] = ..., state: _Optional[_Union[JobState, str]] = ..., final: _Optional[bool] = ..., name: _Optional[str] = ..., tags: _Optional[_Iterable[str]] = ..., share_level: _Optional[_Union[ShareLevel, str]] = ..., scheduling_mode: _Optional[_Union[SchedulingMode, str]] = ..., experiment_id: _Optional[str] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., time_per_step: _Optional[_Mapping[str, _timestamp_pb2.Timestamp]] = ..., queue_info: _Optional[_Union[QueueInfo, _Mapping]] = ..., error: _Optional[_Union[JobError, _Mapping]] = ..., client_info: _Optional[_Mapping[str, str]] = ..., owner: _Optional[str] = ..., header: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., run_options: _Optional[_Union[RunOptions, _Mapping]] = ..., circuit_count: _Optional[int] = ..., circuits: _Optional[_Iterable[_Union[Circuit, _Mapping]]] = ..., sequence: _Optional[int] = ..., revision: _Optional[int] = ..., provider_job_id: _Optional[str] = ...) -> None: ...
 
 class JobEvent(_message.Message):
     __slots__ = ("job_id", "sequence", "revision", "event_time", "type", "job")

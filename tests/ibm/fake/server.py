@@ -70,6 +70,7 @@ class RecordedRequest:
     headers: dict[str, str]
     status: int  # 0 when the connection was dropped on purpose
     seconds: float
+    at: float  # time.monotonic() when the request arrived
 
 
 class FakeIBM:
@@ -273,7 +274,7 @@ class FakeIBM:
                 response = route.handler(replace(request, params=params))
             except Exception:  # a bug in the fake: say so loudly, as a 500
                 response = api_error(500, "Fake IBM crashed:\n" + traceback.format_exc())
-        self._record(request, route, response, time.monotonic() - started)
+        self._record(request, route, response, started)
         return response
 
     def _match(self, request: Request) -> tuple[Route | None, dict[str, str]]:
@@ -283,7 +284,7 @@ class FakeIBM:
         return None, {}
 
     def _record(
-        self, request: Request, route: Route | None, response: Response, seconds: float
+        self, request: Request, route: Route | None, response: Response, started: float
     ) -> None:
         entry = RecordedRequest(
             method=request.method,
@@ -292,7 +293,8 @@ class FakeIBM:
             query=request.query,
             headers=request.headers,
             status=0 if response.drop else response.status,
-            seconds=seconds,
+            seconds=time.monotonic() - started,
+            at=started,
         )
         with self._log_lock:
             self._log.append(entry)

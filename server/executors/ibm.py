@@ -1,0 +1,364 @@
+"""The IBM executor: gateway jobs run on IBM Quantum's devices with the team's one API key.
+
+Program: each gateway job becomes one job of IBM's ``sampler`` program (``SamplerV2`` in job
+mode), one pub per circuit at the job's shots. The sampler is what replaced ``backend.run``
+at IBM: it takes ISA circuits as they are and returns every shot's bits, from which the
+gateway rebuilds the counts and memory a legacy ``Result`` carries. (qiskit-ibm-runtime
+0.50 deprecated ``SamplerV2`` in favour of the client-side sampler over the new ``executor``
+program, whose wire format is still moving; the pin on the client keeps this choice
+deliberate.)
+
+Nothing is sent twice. Every IBM job carries the tag ``ibmq-gateway:<job id>``, and before
+sending a job the executor asks IBM for a job with that tag: a send that timed out after IBM
+took it, or a gateway killed between sending and recording IBM's id, finds the job there
+and follows it. Once recorded, IBM's id is how the job is re-attached after a restart.
+
+Faults: IBM's "too many requests" and an IBM that cannot be reached put the job back in the
+gateway's queue (``RetryLater``); a job already at IBM is polled until it ends, however long
+IBM is unreachable; a refused API key makes the ``ibm`` upstream unhealthy and IBM's
+devices refuse new jobs with a message saying so, while local backends go on working.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from ibmq_gateway.server.executors.base import (
+    BackendInfo,
+    BackendStatus,
+    Changed,
+    ExecutionError,
+    Executor,
+    RetryLater,
+)
+from ibmq_gateway.server.executors.ibm_client import (
+    IbmAccount,
+    IbmAuthError,
+    IbmClient,
+    IbmError,
+    IbmJobState,
+    IbmRateLimitedError,
+    IbmRejectedError,
+)
+from ibmq_gateway.server.executors.ibm_devices import IbmDevices
+from ibmq_gateway.server.executors.ibm_poller import IbmPoller
+from ibmq_gateway.server.executors.ibm_results import sampler_to_result
+from ibmq_gateway.server.model import QueueInfo
+from ibmq_gateway.server.transitions import moved
+
+if TYPE_CHECKING:
+    from qiskit import QuantumCircuit
+    from qiskit.result import Result
+
+    from ibmq_gateway.server.executors.base import RunReporter
+    from ibmq_gateway.server.model import Job
+    from ibmq_gateway.server.settings import Settings
+
+log = logging.getLogger(__name__)
+
+TAG_PREFIX = "ibmq-gateway:"
+RAN_TOO_LONG = 1305
+"""IBM's reason code for a job stopped at its maximum execution time."""
+IBM_JOB_FAILED = 2100
+IBM_REFUSED_JOB = 2101
+CANCELLED_AT_IBM = 2102
+UNREACHABLE_RETRY_S = 60.0
+"""How long a job that could not be sent waits before the next try."""
+SEND_ATTEMPTS = 4
+CONNECT_RETRY_S = (5.0, 300.0)
+"""First and longest pause between attempts to reach IBM at start."""
+AUTH_RETRY_S = 300.0
+CANCEL_BY_TAG_TRIES = (1.0, 3.0, 10.0, 30.0)
+"""Pauses before looking for a job whose send was interrupted by a cancel, to cancel it."""
+
+
+def gateway_tag(job_id: str) -> str:
+    """The tag that names a gateway job at IBM."""
+    return TAG_PREFIX + job_id
+
+
+class IbmExecutor(Executor):
+    """Runs jobs on the devices of one IBM Quantum instance."""
+
+    resumes_runs: ClassVar[bool] = True
+    upstream: ClassVar[str | None] = "ibm"
+
+    def __init__(self, client: IbmClient, *, poll_ceiling: float = 30.0) -> None:
+        self._client = client
+        self._devices = IbmDevices(client)
+        self._poller = IbmPoller(client, poll_ceiling, self._auth_failed)
+        self._problem: str | None = "connecting to IBM Quantum"
+        self._key_refused = False
+        self._changed: Changed | None = None
+        self._sent: dict[str, str] = {}
+        """Gateway job id → IBM job id, for jobs running at IBM."""
+        self._sending: set[str] = set()
+        self._tasks: set[asyncio.Task[Any]] = set()
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> IbmExecutor:
+        """An executor for the settings' API key and instance (which must be set)."""
+        assert settings.ibm_token and settings.ibm_instance
+        account = IbmAccount(
+            token=settings.ibm_token, instance=settings.ibm_instance, api_url=settings.ibm_url
+        )
+        client = IbmClient(account, call_timeout=settings.ibm_call_timeout)
+        return cls(client, poll_ceiling=settings.ibm_poll_ceiling)
+
+    # -- the executor interface ----------------------------------------------------------
+
+    async def start(self, changed: Changed) -> None:
+        """Tries IBM once now; if it cannot be reached, keeps trying in the background."""
+        self._changed = changed
+        if not await self._connect():
+            self._spawn(self._connect_until_done())
+
+    def problem(self) -> str | None:
+        return self._problem
+
+    def backends(self) -> list[BackendInfo]:
+        return list(self._devices.infos.values())
+
+    def status(self, backend: str) -> BackendStatus | None:
+        found = self._devices.status(backend)
+        if self._problem is not None:
+            return BackendStatus(False, f"unavailable: {self._problem}")
+        return found
+
+    def properties(self, backend: str, as_of: datetime | None = None) -> dict[str, Any] | None:
+        # IBM keeps calibration history, but the gateway serves the current calibration.
+        return self._devices.properties(backend)
+
+    async def run(self, job: Job, circuits: list[QuantumCircuit], reporter: RunReporter) -> Result:
+        ibm_id = job.provider_job_id or await self._send(job, circuits, reporter)
+        self._sent[job.id] = ibm_id
+        follower = _Follower(self, job, reporter)
+        final = await self._poller.until_final(ibm_id, follower.observe)
+        self._sent.pop(job.id, None)
+        if final.status != "DONE":
+            raise _failure(ibm_id, final)
+        # Polls may miss a short RUNNING; a job that is done has run.
+        await reporter.running()
+        return await self._result(job, ibm_id, circuits)
+
+    async def cancel(self, job_id: str) -> None:
+        ibm_id = self._sent.pop(job_id, None)
+        if ibm_id is not None:
+            self._spawn(self._cancel_at_ibm(ibm_id))
+        elif job_id in self._sending:
+            self._spawn(self._cancel_by_tag(job_id))
+
+    async def close(self) -> None:
+        for task in list(self._tasks):
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        await self._poller.close()
+        await self._client.close()
+
+    # -- connecting ----------------------------------------------------------------------
+
+    async def _connect(self) -> bool:
+        try:
+            await self._client.connect()
+            await self._devices.load()
+        except IbmAuthError as error:
+            self._problem, self._key_refused = _auth_problem(error), True
+            log.error("IBM Quantum: %s", self._problem)
+            return False
+        except IbmError as error:
+            self._key_refused = False
+            self._problem = f"IBM Quantum cannot be reached ({error}); the gateway keeps trying"
+            log.warning("IBM Quantum: %s", self._problem)
+            return False
+        self._problem, self._key_refused = None, False
+        log.info("IBM Quantum devices: %s", ", ".join(self._devices.infos) or "none")
+        self._spawn(self._devices.follow())
+        return True
+
+    async def _connect_until_done(self) -> None:
+        pause = CONNECT_RETRY_S[0]
+        while True:
+            await asyncio.sleep(AUTH_RETRY_S if self._key_refused else pause)
+            pause = min(pause * 2, CONNECT_RETRY_S[1])
+            if await self._connect():
+                await self._notify()
+                return
+
+    def _auth_failed(self, error: IbmAuthError) -> None:
+        problem = _auth_problem(error)
+        if self._problem != problem:
+            self._problem, self._key_refused = problem, True
+            log.error("IBM Quantum: %s", problem)
+            self._spawn(self._notify())
+
+    def _reachable_again(self) -> None:
+        if self._problem is not None and self._devices.infos:
+            self._problem, self._key_refused = None, False
+            log.info("IBM Quantum accepts the gateway's API key again")
+            self._spawn(self._notify())
+
+    async def _notify(self) -> None:
+        if self._changed is not None:
+            await self._changed()
+
+    # -- sending -------------------------------------------------------------------------
+
+    async def _send(self, job: Job, circuits: list[QuantumCircuit], reporter: RunReporter) -> str:
+        """Sends the job to IBM (unless IBM has it already) and records IBM's id."""
+        tag = gateway_tag(job.id)
+        shots = job.run_options.shots or self._devices.infos[job.backend].default_shots
+        self._sending.add(job.id)
+        try:
+            ibm_id = await self._send_once(job, circuits, shots, tag)
+        finally:
+            self._sending.discard(job.id)
+        await reporter.sent(ibm_id)
+        log.info("job %s is IBM job %s on %s", job.id, ibm_id, job.backend)
+        return ibm_id
+
+    async def _send_once(
+        self, job: Job, circuits: list[QuantumCircuit], shots: int, tag: str
+    ) -> str:
+        last: IbmError | None = None
+        for attempt in range(SEND_ATTEMPTS):
+            try:
+                found = await self._client.find_job(tag)
+                return found or await self._client.submit(job.backend, circuits, shots, [tag])
+            except IbmRateLimitedError as error:
+                wait = error.retry_after
+                raise RetryLater(
+                    time.monotonic() + wait,
+                    f"IBM Quantum answered too many requests; next try in {wait:.0f} s",
+                ) from None
+            except IbmRejectedError as error:
+                raise ExecutionError(
+                    IBM_REFUSED_JOB, "IBM_REFUSED_JOB", f"IBM Quantum refused the job: {error}"
+                ) from None
+            except IbmAuthError as error:
+                self._auth_failed(error)
+                last = error
+                break
+            except IbmError as error:
+                last = error
+                await asyncio.sleep(2.0**attempt)
+        raise RetryLater(
+            time.monotonic() + UNREACHABLE_RETRY_S,
+            f"IBM Quantum did not take the job ({last}); next try in {UNREACHABLE_RETRY_S:.0f} s",
+        )
+
+    # -- results and cancels -------------------------------------------------------------
+
+    async def _result(self, job: Job, ibm_id: str, circuits: list[QuantumCircuit]) -> Result:
+        """Fetches the result once (retrying while IBM cannot be reached) and converts it."""
+        pause = 1.0
+        while True:
+            try:
+                primitive = await self._client.result(ibm_id)
+                break
+            except IbmError as error:
+                if isinstance(error, IbmAuthError):
+                    self._auth_failed(error)
+                log.warning("fetching IBM job %s's result failed: %s", ibm_id, error)
+                await asyncio.sleep(pause)
+                pause = min(pause * 2, 60.0)
+        return await asyncio.to_thread(
+            sampler_to_result,
+            primitive,
+            circuits,
+            backend_name=job.backend,
+            backend_version=self._devices.infos[job.backend].version,
+            job_id=job.id,
+            memory=bool(job.run_options.memory),
+        )
+
+    async def _cancel_at_ibm(self, ibm_id: str) -> None:
+        for pause in (1.0, 5.0, 30.0, None):
+            try:
+                if not await self._client.cancel(ibm_id):
+                    log.info("IBM job %s had already ended; nothing to cancel", ibm_id)
+                return
+            except IbmError as error:
+                log.warning("cancelling IBM job %s failed: %s", ibm_id, error)
+                if pause is None:
+                    return
+                await asyncio.sleep(pause)
+
+    async def _cancel_by_tag(self, job_id: str) -> None:
+        """Cancels the IBM job of a gateway job cancelled while it was being sent."""
+        for pause in CANCEL_BY_TAG_TRIES:
+            await asyncio.sleep(pause)
+            with contextlib.suppress(IbmError):
+                ibm_id = await self._client.find_job(gateway_tag(job_id))
+                if ibm_id is not None:
+                    await self._cancel_at_ibm(ibm_id)
+                    return
+
+    def _spawn(self, coroutine: Any) -> None:
+        task = asyncio.get_running_loop().create_task(coroutine)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+
+class _Follower:
+    """Turns the IBM states of one job into the gateway job's changes."""
+
+    def __init__(self, executor: IbmExecutor, job: Job, reporter: RunReporter) -> None:
+        self._executor = executor
+        self._job = job
+        self._reporter = reporter
+        self._queue: QueueInfo | None = None
+
+    async def observe(self, state: IbmJobState) -> None:
+        self._executor._reachable_again()
+        if state.status == "RUNNING":
+            await self._reporter.running()
+        elif state.status == "QUEUED":
+            info = self._queue_info()
+            if self._queue is None or moved(self._queue, info):
+                self._queue = info
+                await self._reporter.queued(info)
+
+    def _queue_info(self) -> QueueInfo:
+        """IBM's queue for the device: how many wait there, and its wait estimate."""
+        status = self._executor._devices.status(self._job.backend)
+        if status is None:
+            return QueueInfo(scope="provider")
+        start = None
+        if status.wait_seconds is not None:
+            start = datetime.now(UTC) + timedelta(seconds=status.wait_seconds)
+        return QueueInfo(
+            position=status.queue_length or None, estimated_start=start, scope="provider"
+        )
+
+
+def _failure(ibm_id: str, state: IbmJobState) -> ExecutionError:
+    if state.status == "CANCELLED":
+        return ExecutionError(
+            CANCELLED_AT_IBM,
+            "CANCELLED_AT_IBM",
+            f"IBM job {ibm_id} was cancelled at IBM Quantum, not through the gateway",
+        )
+    if state.reason_code == RAN_TOO_LONG:
+        return ExecutionError(
+            RAN_TOO_LONG,
+            "RAN_TOO_LONG",
+            f"IBM job {ibm_id} ran past its maximum execution time and was stopped "
+            f"(IBM error code 1305): {state.reason}",
+        )
+    code = state.reason_code or IBM_JOB_FAILED
+    return ExecutionError(
+        code, "IBM_JOB_FAILED", f"IBM job {ibm_id} failed: {state.reason or 'no reason given'}"
+    )
+
+
+def _auth_problem(error: IbmAuthError) -> str:
+    return (
+        f"IBM Quantum refused the gateway's API key ({error.message}); the operator must "
+        "set a valid key (IBMQ_GATEWAY_IBM_TOKEN or ibm_token_file); the gateway tries the "
+        "key again every 5 minutes"
+    )
