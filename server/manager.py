@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
+import functools
 import logging
 import time
 from collections import defaultdict
@@ -27,25 +28,18 @@ from ibmq_gateway.server.errors import (
     UnavailableError,
     job_not_found,
 )
-from ibmq_gateway.server.executors.base import (
-    BackendInfo,
-    Changed,
-    ExecutionError,
-    Executor,
-    RetryLater,
-)
+from ibmq_gateway.server.executors.base import BackendInfo, Changed, Executor
 from ibmq_gateway.server.model import (
     EventType,
     Job,
     JobEvent,
     JobFailure,
     JobQuery,
-    QueueInfo,
     User,
 )
 from ibmq_gateway.server.quotas import Quotas
-from ibmq_gateway.server.results import result_to_document
 from ibmq_gateway.server.routing import UPSTREAM_RETRY_S, BackendView, Routes
+from ibmq_gateway.server.runs import Reporter, execute
 from ibmq_gateway.server.scheduler import Scheduler
 from ibmq_gateway.server.states import ACTIVE_STATES, JobState, can_move
 from ibmq_gateway.server.store import Change, DuplicateRequestError, JobStore, PageCursor
@@ -55,13 +49,11 @@ from ibmq_gateway.server.validation import check_fits
 
 if TYPE_CHECKING:
     from qiskit import QuantumCircuit
-    from qiskit.result import Result
 
     from ibmq_gateway.server.settings import Settings
 
 log = logging.getLogger(__name__)
 
-INTERNAL_FAILURE = 2000
 BACKEND_GONE = 1201
 _PRUNE_EVERY = timedelta(hours=1)
 _ADMISSION_STEPS = (JobState.VALIDATING, JobState.VALIDATED)
@@ -310,8 +302,12 @@ class JobManager:
         job = self._active.get(job_id)
         if job is None:  # cancelled (and taken off the scheduler) before it started
             return
+        executor = self._routes.executor(job.backend)
+        reporter = Reporter(functools.partial(self._change, job_id))
         try:
-            outcome = await self._execute(job)
+            outcome = await execute(
+                executor, job, functools.partial(self._circuits, job_id), reporter
+            )
         finally:
             self._runs.pop(job_id, None)
         if outcome.retry_at is not None:
@@ -327,41 +323,6 @@ class JobManager:
             assert outcome.move is not None  # every outcome but a refusal has its move
             await self._change(job_id, outcome.move, result=outcome.result)
         await self._dispatch(job.backend)
-
-    async def _execute(self, job: Job) -> _Outcome:
-        """Runs the job; returns the final change to record (not yet recorded)."""
-        executor = self._routes.executor(job.backend)
-        try:
-            circuits = await self._circuits(job.id)
-            result = await executor.run(job, circuits, _Reporter(self, job.id))
-        except RetryLater as later:
-            log.info("job %s goes back in the queue: %s", job.id, later.message)
-            return _Outcome(None, None, retry_at=later.until)
-        except ExecutionError as error:
-            failure = JobFailure(error.code, error.reason, error.message)
-            partial = await self._document(job, error.partial, partial=True)
-            return _Outcome(to_state(JobState.ERROR_RUNNING_JOB, failure), partial)
-        except Exception as error:
-            log.exception("job %s failed inside the gateway", job.id)
-            message = f"the gateway failed to run it: {error}"
-            failure = JobFailure(INTERNAL_FAILURE, "INTERNAL", message)
-            return _Outcome(to_state(JobState.ERROR_RUNNING_JOB, failure), None)
-        document = await self._document(job, result, partial=False)
-        return _Outcome(to_state(JobState.COMPLETED), document)
-
-    async def _document(
-        self, job: Job, result: Result | None, *, partial: bool
-    ) -> dict[str, Any] | None:
-        if result is None:
-            return None
-        return await asyncio.to_thread(
-            result_to_document,
-            result,
-            job_id=job.id,
-            backend=job.backend,
-            partial=partial,
-            header=job.header,
-        )
 
     async def _publish_positions(self, backend: str) -> None:
         """Records each waiting job's new queue position, in one transaction."""
@@ -498,39 +459,6 @@ _EARLY = frozenset({JobState.CREATING, JobState.VALIDATING, JobState.VALIDATED})
 def _was_sent(job: Job) -> bool:
     """Whether the job reached its provider (a job that was not is sent from the queue)."""
     return bool(job.provider_job_id) or job.state == JobState.RUNNING
-
-
-@dataclasses.dataclass(frozen=True)
-class _Outcome:
-    """How a run ended: the final move and result to store, or when to try again."""
-
-    move: Callable[[Job], Job | None] | None
-    result: dict[str, Any] | None
-    retry_at: float | None = None
-    """``time.monotonic()`` before which the job may not be sent again (it was refused)."""
-
-
-class _Reporter:
-    """Turns an executor's progress reports into job changes."""
-
-    def __init__(self, manager: JobManager, job_id: str) -> None:
-        self._manager = manager
-        self._job_id = job_id
-
-    async def running(self) -> None:
-        await self._manager._change(self._job_id, to_state(JobState.RUNNING))
-
-    async def queued(self, info: QueueInfo) -> None:
-        def requeue(job: Job) -> Job | None:
-            return dataclasses.replace(job, queue=info) if job.state == JobState.QUEUED else None
-
-        await self._manager._change(self._job_id, requeue, EventType.QUEUE_INFO_CHANGED)
-
-    async def sent(self, provider_job_id: str) -> None:
-        def record(job: Job) -> Job | None:
-            return None if job.final else dataclasses.replace(job, provider_job_id=provider_job_id)
-
-        await self._manager._change(self._job_id, record, EventType.METADATA_CHANGED)
 
 
 def _log_crash(task: asyncio.Task[Any]) -> None:
