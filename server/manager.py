@@ -43,7 +43,13 @@ from ibmq_gateway.server.runs import Reporter, execute
 from ibmq_gateway.server.scheduler import Scheduler
 from ibmq_gateway.server.states import ACTIVE_STATES, JobState, can_move
 from ibmq_gateway.server.store import Change, DuplicateRequestError, JobStore, PageCursor
-from ibmq_gateway.server.submission import Submission, check_submission, tag_violations
+from ibmq_gateway.server.submission import (
+    Submission,
+    check_submission,
+    name_violations,
+    summary,
+    tag_violations,
+)
 from ibmq_gateway.server.transitions import to_state
 from ibmq_gateway.server.validation import check_fits
 
@@ -170,8 +176,9 @@ class JobManager:
     ) -> Job:
         """Changes a job's name and/or tags."""
         violations = tag_violations(tags) if tags is not None else []
+        violations += name_violations(name) if name is not None else []
         if violations:
-            raise InvalidArgumentError("invalid tags", violations)
+            raise InvalidArgumentError(summary(violations), violations)
         transitions.changeable(await self.get(job_id, user), user, "update")
 
         def rename(job: Job) -> Job:

@@ -62,14 +62,14 @@ def check_submission(submission: Submission, backend: BackendInfo) -> None:
         *_circuit_count_violations(len(submission.circuits), backend),
         *_shots_violations(submission.run_options.shots, backend),
         *tag_violations(submission.tags),
-        *_name_violations(submission.name),
+        *name_violations(submission.name),
     ]
     if submission.share_level not in SHARE_LEVELS:
         violations.append(
             FieldViolation("share_level", f"must be one of {', '.join(SHARE_LEVELS)}")
         )
     if violations:
-        raise InvalidArgumentError(_summary(violations), violations)
+        raise InvalidArgumentError(summary(violations), violations)
 
 
 def tag_violations(tags: tuple[str, ...], field_name: str = "tags") -> list[FieldViolation]:
@@ -113,11 +113,13 @@ def _shots_violations(shots: int | None, backend: BackendInfo) -> list[FieldViol
     return []
 
 
-def _name_violations(name: str) -> list[FieldViolation]:
+def name_violations(name: str) -> list[FieldViolation]:
+    """What is wrong with a job's name (SubmitJob and UpdateJob check the same)."""
     if len(name) > MAX_NAME_LENGTH:
         return [FieldViolation("name", f"at most {MAX_NAME_LENGTH} characters")]
     return []
 
 
-def _summary(violations: list[FieldViolation]) -> str:
+def summary(violations: list[FieldViolation]) -> str:
+    """One line naming every violation, for the error's message."""
     return "invalid request: " + "; ".join(f"{v.field}: {v.description}" for v in violations)

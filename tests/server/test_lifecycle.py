@@ -122,6 +122,15 @@ def test_update_name_and_tags_is_an_event(stubs):
     assert caught.value.code() == grpc.StatusCode.INVALID_ARGUMENT
 
 
+def test_update_checks_the_name_as_submission_does(stubs):
+    job = submit(stubs, name="kept").job
+    with pytest.raises(grpc.RpcError) as caught:
+        stubs.jobs.UpdateJob(job_service_pb2.UpdateJobRequest(job_id=job.id, name="n" * 201))
+    assert caught.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert [v.field for v in details(caught.value)[1].field_violations] == ["name"]
+    assert _get(stubs, job.id).name == "kept"
+
+
 def test_list_jobs_filters_and_pages(stubs):
     ids = [
         submit(stubs, name=f"job-{i}", tags=["even" if i % 2 == 0 else "odd"]).job.id
