@@ -45,12 +45,16 @@ class GatewayProvider:
             then the local gateway's admin token file.
         root_certificates: PEM root certificates to trust; giving any certificate turns on
             TLS. None trusts the PEM file ``IBMQ_GATEWAY_CA_CERT`` names, when set (TLS on).
-        private_key: PEM client key, for mutual TLS (with ``certificate_chain``).
+        private_key: PEM client key, for mutual TLS (with ``certificate_chain``). When both
+            are None, the client presents the PEM files ``IBMQ_GATEWAY_CLIENT_KEY`` and
+            ``IBMQ_GATEWAY_CLIENT_CERT`` name, when set (both or neither; TLS on).
         certificate_chain: PEM client certificate chain, for mutual TLS (with ``private_key``).
 
     Raises:
-        ValueError: only one of ``private_key`` and ``certificate_chain`` is given.
-        OSError: the file ``IBMQ_GATEWAY_CA_CERT`` names cannot be read.
+        ValueError: only one of ``private_key`` and ``certificate_chain`` is given, or only
+            one of ``IBMQ_GATEWAY_CLIENT_CERT`` and ``IBMQ_GATEWAY_CLIENT_KEY`` is set.
+        OSError: a file that ``IBMQ_GATEWAY_CA_CERT``, ``IBMQ_GATEWAY_CLIENT_CERT`` or
+            ``IBMQ_GATEWAY_CLIENT_KEY`` names cannot be read (the message names the variable).
     """
 
     def __init__(

@@ -33,9 +33,12 @@ def gateway_settings(state_dir: Path, **overrides: object) -> Settings:
 
 @pytest.fixture(autouse=True)
 def _test_token(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Clients (and ``serve`` processes the tests start) use the test admin token."""
+    """Clients (and ``serve`` processes the tests start) use the test admin token, and no
+    TLS files from the developer's shell."""
     monkeypatch.setenv("IBMQ_GATEWAY_TOKEN", TEST_TOKEN)
     monkeypatch.setenv("IBMQ_GATEWAY_BOOTSTRAP_TOKEN", TEST_TOKEN)
+    for name in ("IBMQ_GATEWAY_CA_CERT", "IBMQ_GATEWAY_CLIENT_CERT", "IBMQ_GATEWAY_CLIENT_KEY"):
+        monkeypatch.delenv(name, raising=False)
 
 
 @pytest.fixture

@@ -11,9 +11,17 @@ from pathlib import Path
 import grpc
 import pytest
 from qiskit.providers import JobStatus
+from typer.testing import CliRunner, Result
 
 from ibmq_gateway.client import GatewayProvider, IBMQBackendApiError
-from ibmq_gateway.client._rpc import CA_CERT_ENV
+from ibmq_gateway.client._rpc import (
+    CA_CERT_ENV,
+    CLIENT_CERT_ENV,
+    CLIENT_KEY_ENV,
+    TlsSettingsError,
+    tls_credentials,
+)
+from ibmq_gateway.server.cli import app
 from ibmq_gateway.server.embedded import EmbeddedGateway
 from ibmq_gateway.server.settings import Settings
 from ibmq_gateway.server.tls import TlsFileError, server_credentials
@@ -43,8 +51,15 @@ def pki(tmp_path: Path) -> Pki:
 
 
 @pytest.fixture(autouse=True)
-def _no_ca_from_environment(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.delenv(CA_CERT_ENV, raising=False)
+def _no_tls_from_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    for variable in (CA_CERT_ENV, CLIENT_CERT_ENV, CLIENT_KEY_ENV):
+        monkeypatch.delenv(variable, raising=False)
+
+
+def _present_from_environment(monkeypatch: pytest.MonkeyPatch, issued: Issued) -> None:
+    """Names ``issued``'s certificate and key in the client's environment variables."""
+    monkeypatch.setenv(CLIENT_CERT_ENV, str(issued.certificate_file))
+    monkeypatch.setenv(CLIENT_KEY_ENV, str(issued.key_file))
 
 
 def _tls_settings(tmp_path: Path, pki: Pki, *, mutual: bool = False) -> Settings:
@@ -136,6 +151,71 @@ def test_a_client_with_a_certificate_of_another_ca_is_refused(mtls_gateway, pki)
     assert _refused(provider) is grpc.StatusCode.UNAVAILABLE
 
 
+def test_mutual_tls_can_come_from_the_environment(mtls_gateway, pki, monkeypatch):
+    monkeypatch.setenv(CA_CERT_ENV, str(pki.ca.certificate_file))
+    assert _refused(GatewayProvider(mtls_gateway.address)) is grpc.StatusCode.UNAVAILABLE
+    _present_from_environment(monkeypatch, pki.client)
+    with GatewayProvider(mtls_gateway.address) as provider:
+        assert "aer_simulator" in [backend.name for backend in provider.backends()]
+
+
+def test_certificate_arguments_win_over_the_environment(mtls_gateway, pki, monkeypatch):
+    monkeypatch.setenv(CA_CERT_ENV, str(pki.other_ca.certificate_file))
+    _present_from_environment(monkeypatch, pki.stranger)
+    assert _refused(GatewayProvider(mtls_gateway.address)) is grpc.StatusCode.UNAVAILABLE
+    provider = GatewayProvider(
+        mtls_gateway.address,
+        root_certificates=pki.ca.certificate,
+        private_key=pki.client.key,
+        certificate_chain=pki.client.certificate,
+    )
+    with provider:
+        assert provider.backends()
+
+
+def test_the_command_line_does_mutual_tls_from_the_environment(mtls_gateway, pki, monkeypatch):
+    monkeypatch.setenv(CA_CERT_ENV, str(pki.ca.certificate_file))
+    refused = _cli_error(_cli("backends", "--gateway", mtls_gateway.address), 1)
+    assert "UNAVAILABLE" in refused
+    _present_from_environment(monkeypatch, pki.client)
+    outcome = _cli("backends", "--gateway", mtls_gateway.address)
+    assert outcome.exit_code == 0, outcome.output
+    names = {line.split()[0] for line in outcome.stdout.splitlines()[2:] if line.strip()}
+    assert names == {"aer_simulator", "fake_manila", "fake_brisbane"}
+
+
+@pytest.mark.parametrize("alone", [CLIENT_CERT_ENV, CLIENT_KEY_ENV])
+def test_one_client_variable_alone_is_refused_naming_both(pki, monkeypatch, alone):
+    monkeypatch.setenv(alone, str(pki.client.certificate_file))
+    with pytest.raises(ValueError, match=f"{CLIENT_CERT_ENV} and {CLIENT_KEY_ENV}") as caught:
+        GatewayProvider("127.0.0.1:1")
+    assert f"only {alone} is set" in str(caught.value)
+    monkeypatch.setenv(alone, "")  # empty: unset, so plaintext as before
+    assert tls_credentials() is None
+    monkeypatch.setenv(alone, str(pki.client.certificate_file))
+    line = _cli_error(_cli("backends", "--gateway", "127.0.0.1:1"), 1)
+    assert CLIENT_CERT_ENV in line and CLIENT_KEY_ENV in line
+
+
+def test_one_client_variable_is_not_needed_when_arguments_give_the_pair(pki, monkeypatch):
+    monkeypatch.setenv(CLIENT_KEY_ENV, str(pki.client.key_file))
+    assert tls_credentials(None, pki.client.key, pki.client.certificate) is not None
+    with pytest.raises(TlsSettingsError):
+        tls_credentials(pki.ca.certificate)
+
+
+@pytest.mark.parametrize("variable", [CA_CERT_ENV, CLIENT_CERT_ENV, CLIENT_KEY_ENV])
+def test_an_unreadable_file_is_named_with_its_variable(tmp_path, pki, monkeypatch, variable):
+    _present_from_environment(monkeypatch, pki.client)
+    missing = tmp_path / "nowhere.pem"
+    monkeypatch.setenv(variable, str(missing))
+    with pytest.raises(FileNotFoundError, match=re.escape(f"(from {variable})")) as caught:
+        tls_credentials()
+    assert caught.value.filename == str(missing)
+    line = _cli_error(_cli("backends", "--gateway", "127.0.0.1:1"), 2)
+    assert str(missing) in line and variable in line
+
+
 def test_the_log_says_tls_is_on_and_shows_no_key(tmp_path, pki, caplog):
     caplog.set_level(logging.INFO, logger="ibmq_gateway.server.app")
     with EmbeddedGateway(_tls_settings(tmp_path, pki, mutual=True)):
@@ -209,6 +289,19 @@ def test_a_file_of_the_wrong_kind_is_named(tmp_path, pki):
     )
     with pytest.raises(TlsFileError, match="tls_client_ca"):
         server_credentials(bad_client_ca)
+
+
+def _cli(*args: str) -> Result:
+    """Runs the ``ibmq-gateway`` command in process, with the environment the test set."""
+    return CliRunner(env={"COLUMNS": "200"}).invoke(app, list(args))
+
+
+def _cli_error(outcome: Result, exit_code: int) -> str:
+    """The single stderr line of a failed command (no traceback)."""
+    assert outcome.exit_code == exit_code, outcome.output
+    lines = outcome.stderr.splitlines()
+    assert len(lines) == 1 and lines[0].startswith("ibmq-gateway: "), outcome.stderr
+    return lines[0]
 
 
 def _encrypted(issued: Issued, directory: Path) -> Path:
