@@ -11,7 +11,8 @@ deliberate.)
 Nothing is sent twice. Every IBM job carries the tag ``ibmq-gateway:<job id>``, and before
 sending a job the executor asks IBM for a job with that tag: a send that timed out after IBM
 took it, or a gateway killed between sending and recording IBM's id, finds the job there
-and follows it. Once recorded, IBM's id is how the job is re-attached after a restart.
+and follows it; a send that outlives its deadline is waited for, never repeated (see
+``ibm_client``). Once recorded, IBM's id is how the job is re-attached after a restart.
 
 Faults: IBM's "too many requests" and an IBM that cannot be reached put the job back in the
 gateway's queue (``RetryLater``); a job already at IBM is polled until it ends, however long
@@ -73,8 +74,9 @@ SEND_ATTEMPTS = 4
 CONNECT_RETRY_S = (5.0, 300.0)
 """First and longest pause between attempts to reach IBM at start."""
 AUTH_RETRY_S = 300.0
-CANCEL_BY_TAG_TRIES = (1.0, 3.0, 10.0, 30.0)
-"""Pauses before looking for a job whose send was interrupted by a cancel, to cancel it."""
+CANCEL_BY_TAG_TRIES = (0.0, 1.0, 3.0, 10.0)
+"""Pauses before each look for the job of a send a cancel interrupted (once that send ended,
+IBM lists the job within moments, if it took it)."""
 
 
 def gateway_tag(job_id: str) -> str:
@@ -135,9 +137,9 @@ class IbmExecutor(Executor):
         return self._devices.properties(backend)
 
     async def run(self, job: Job, circuits: list[QuantumCircuit], reporter: RunReporter) -> Result:
-        ibm_id = job.provider_job_id or await self._send(job, circuits, reporter)
-        self._sent[job.id] = ibm_id
         follower = _Follower(self, job, reporter)
+        ibm_id = job.provider_job_id or await self._send(job, circuits, reporter, follower)
+        self._sent[job.id] = ibm_id
         final = await self._poller.until_final(ibm_id, follower.observe)
         self._sent.pop(job.id, None)
         if final.status != "DONE":
@@ -208,7 +210,13 @@ class IbmExecutor(Executor):
 
     # -- sending -------------------------------------------------------------------------
 
-    async def _send(self, job: Job, circuits: list[QuantumCircuit], reporter: RunReporter) -> str:
+    async def _send(
+        self,
+        job: Job,
+        circuits: list[QuantumCircuit],
+        reporter: RunReporter,
+        follower: _Follower,
+    ) -> str:
         """Sends the job to IBM (unless IBM has it already) and records IBM's id."""
         tag = gateway_tag(job.id)
         shots = job.run_options.shots or self._devices.infos[job.backend].default_shots
@@ -217,6 +225,8 @@ class IbmExecutor(Executor):
             ibm_id = await self._send_once(job, circuits, shots, tag)
         finally:
             self._sending.discard(job.id)
+        # It waits in IBM's queue now: no snapshot with IBM's id may show the gateway's queue.
+        await follower.at_ibm()
         await reporter.sent(ibm_id)
         log.info("job %s is IBM job %s on %s", job.id, ibm_id, job.backend)
         return ibm_id
@@ -290,13 +300,15 @@ class IbmExecutor(Executor):
 
     async def _cancel_by_tag(self, job_id: str) -> None:
         """Cancels the IBM job of a gateway job cancelled while it was being sent."""
+        tag = gateway_tag(job_id)
+        ibm_id = await self._client.send_outcome(tag)
         for pause in CANCEL_BY_TAG_TRIES:
+            if ibm_id is not None:
+                await self._cancel_at_ibm(ibm_id)
+                return
             await asyncio.sleep(pause)
             with contextlib.suppress(IbmError):
-                ibm_id = await self._client.find_job(gateway_tag(job_id))
-                if ibm_id is not None:
-                    await self._cancel_at_ibm(ibm_id)
-                    return
+                ibm_id = await self._client.find_job(tag)
 
     def _spawn(self, coroutine: Any) -> None:
         task = asyncio.get_running_loop().create_task(coroutine)
@@ -312,6 +324,11 @@ class _Follower:
         self._job = job
         self._reporter = reporter
         self._queue: QueueInfo | None = None
+
+    async def at_ibm(self) -> None:
+        """The job was just sent: it leaves the gateway's queue for IBM's."""
+        self._queue = self._queue_info()
+        await self._reporter.queued(self._queue)
 
     async def observe(self, state: IbmJobState) -> None:
         self._executor._reachable_again()

@@ -6,15 +6,23 @@ submit, so every call has a deadline here; a call that misses it raises ``IbmTra
 and retires its lane (a fresh lane with a fresh service takes over). Calls for one IBM job go to
 the lane holding its ``RuntimeJobV2``; a new lane re-fetches it with ``service.job(id)``.
 
+A send (``POST /jobs``) is the exception to deadlines: it is not idempotent, so until it ends
+nobody knows whether IBM took the job. A send that misses its deadline still frees its lane
+for other calls, but ``submit`` waits for its outcome (the client's own 900 s read timeout
+bounds it), and ``send_outcome`` lets a cancel wait for a send in flight.
+
 Client exceptions become the ``IbmError`` classes below in one place, ``translate``; their
 messages never contain the API key. qiskit-ibm-runtime is imported lazily (it costs ~1 s).
 """
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import re
 import threading
 import warnings
+from concurrent.futures import Future
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import urlsplit
@@ -41,6 +49,7 @@ if TYPE_CHECKING:
     from qiskit_ibm_runtime import IBMBackend, QiskitRuntimeService
 
 T = TypeVar("T")
+log = logging.getLogger(__name__)
 
 BACKENDS_KEY = "ibm:backends"  # devices, their status and calibration share one lane
 DEFAULT_RETRY_AFTER = 60.0  # seconds, when a 429 carries no usable Retry-After
@@ -127,6 +136,8 @@ class IbmClient:
         self.call_timeout = call_timeout
         self.submit_timeout = submit_timeout
         self._lanes = LanePool(lanes, self._new_service)
+        self._sends: dict[str, Future[tuple[str, Lane]]] = {}
+        """Sends in flight, by the job's first tag."""
 
     async def connect(self) -> None:
         """Builds the first service: IAM token exchange and instance lookup."""
@@ -185,9 +196,49 @@ class IbmClient:
             return str(job.job_id()), lane
 
         key = job_tags[0] if job_tags else "ibm:submit"
-        job_id, lane = await self._call(key, f"submit to {backend}", submit, self.submit_timeout)
+        job_id, lane = await self._send(key, f"submit to {backend}", submit)
         self._lanes.pin(job_id, lane)
         return job_id
+
+    async def send_outcome(self, tag: str) -> str | None:
+        """Waits for a send of the job tagged ``tag`` still in flight; IBM's id if it took it.
+
+        None when no send is in flight or it failed (``find_job`` then tells the rest).
+        """
+        pending = self._sends.get(tag)
+        if pending is None:
+            return None
+        try:
+            job_id, _ = await asyncio.wrap_future(pending)
+        except (Exception, asyncio.CancelledError):
+            return None
+        return job_id
+
+    async def _send(
+        self, key: str, what: str, call: Callable[[Lane], tuple[str, Lane]]
+    ) -> tuple[str, Lane]:
+        if self._lanes.closed:
+            raise IbmError("The IBM client is closed.")
+        lane, pending = self._lanes.put(key, call)
+        self._sends[key] = pending
+        pending.add_done_callback(lambda _: self._forget_send(key, pending))
+        try:
+            return await self._lanes.wait(lane, pending, self.submit_timeout)
+        except LaneTimeout:
+            pass
+        except Exception as error:
+            raise translate(error, self.account, what) from None
+        if pending.cancelled():  # it never started: nothing was sent
+            raise IbmTransientError(f"IBM Quantum was not reached in time ({what}).")
+        log.warning("%s passed %g s; waiting for IBM's answer", what, self.submit_timeout)
+        try:
+            return await asyncio.wrap_future(pending)
+        except Exception as error:
+            raise translate(error, self.account, what) from None
+
+    def _forget_send(self, key: str, pending: Future[tuple[str, Lane]]) -> None:
+        if self._sends.get(key) is pending:
+            del self._sends[key]
 
     async def find_job(self, tag: str) -> str | None:
         """The newest job carrying ``tag``, or None: checked before any submit."""

@@ -45,7 +45,15 @@ AFFINITIES_KEPT = 4096  # job id → lane routes remembered by a pool
 
 
 class LaneTimeout(Exception):
-    """A call missed its deadline; the lane it was on is retired."""
+    """A call missed its deadline; the lane it was on is retired.
+
+    The call itself may still be running on that lane's thread: ``pending`` holds its
+    outcome, for calls whose outcome matters even late (a send of a job).
+    """
+
+    def __init__(self, pending: Future[Any]) -> None:
+        super().__init__("the call missed its deadline")
+        self.pending = pending
 
 
 class Lane:
@@ -201,19 +209,29 @@ class LanePool:
 
     async def call(self, key: str, call: Callable[[Lane], T], timeout: float) -> T:
         """``call(lane)`` on the lane for ``key``; raises its exception, or ``LaneTimeout``."""
+        lane, pending = self.put(key, call)
+        return await self.wait(lane, pending, timeout)
+
+    def put(self, key: str, call: Callable[[Lane], T]) -> tuple[Lane, Future[T]]:
+        """Queues ``call(lane)`` on the lane for ``key``; returns the lane and its outcome."""
         if self.closed:
             raise RuntimeError("the lane pool is closed")
         lane = self._lane_for(key)
-        waiting = asyncio.wrap_future(lane.put(call))
+        return lane, lane.put(call)
+
+    async def wait(self, lane: Lane, pending: Future[T], timeout: float) -> T:
+        """The outcome of a call ``put`` queued on ``lane``; ``LaneTimeout`` after ``timeout``."""
+        waiting = asyncio.wrap_future(pending)
         try:
             done, _ = await asyncio.wait({waiting}, timeout=timeout)
         except asyncio.CancelledError:
             waiting.cancel()  # not started yet: it never will be
             raise
         if not done:
+            pending.cancel()  # not started yet: it never will be; else it runs on
             waiting.cancel()
             self._retire(lane)
-            raise LaneTimeout
+            raise LaneTimeout(pending)
         result: T = waiting.result()
         return result
 

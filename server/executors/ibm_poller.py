@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import math
 import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -62,6 +63,7 @@ class IbmPoller:
         self._watches: dict[str, _Watch] = {}
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
+        self._polls: set[asyncio.Task[None]] = set()
 
     async def until_final(
         self, ibm_id: str, observe: Callable[[IbmJobState], Awaitable[None]]
@@ -88,37 +90,48 @@ class IbmPoller:
 
     async def close(self) -> None:
         """Stops polling."""
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        tasks = [*self._polls, *([self._task] if self._task is not None else [])]
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        self._task = None
 
     def _ensure_running(self) -> None:
         if self._task is None or self._task.done():
             self._task = asyncio.get_running_loop().create_task(self._loop(), name="ibm-poller")
 
     async def _loop(self) -> None:
+        # Each poll runs as its own task: one that hangs (until the call's timeout) must not
+        # hold back the polls of every other job.
         limit = asyncio.Semaphore(self._parallel)
         while True:
             await self._sleep_until_due()
             now = time.monotonic()
-            due = [watch for watch in self._watches.values() if watch.due <= now]
-            await asyncio.gather(*(self._poll_limited(limit, watch) for watch in due))
+            for watch in [watch for watch in self._watches.values() if watch.due <= now]:
+                watch.due = math.inf  # being polled
+                task = asyncio.get_running_loop().create_task(self._poll_limited(limit, watch))
+                self._polls.add(task)
+                task.add_done_callback(self._polls.discard)
 
     async def _sleep_until_due(self) -> None:
         self._wake.clear()
-        if not self._watches:
+        next_due = min((watch.due for watch in self._watches.values()), default=math.inf)
+        if next_due == math.inf:
             await self._wake.wait()
             return
-        pause = min(watch.due for watch in self._watches.values()) - time.monotonic()
+        pause = next_due - time.monotonic()
         if pause > 0:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), pause)
 
     async def _poll_limited(self, limit: asyncio.Semaphore, watch: _Watch) -> None:
-        async with limit:
-            await self._poll(watch)
+        try:
+            async with limit:
+                await self._poll(watch)
+        finally:
+            if watch.due == math.inf and not watch.done.done():
+                watch.due = time.monotonic() + watch.pause  # whatever happened, poll again
+            self._wake.set()
 
     async def _poll(self, watch: _Watch) -> None:
         try:
