@@ -1,0 +1,236 @@
+"""Who goes to IBM Quantum when, end to end: the team's submission limit, the gateway's queue in
+front of IBM (positions, estimates, fair share) and IBM's own queue, and a 429 from IBM.
+
+A real gateway, its IBM executor on the official client, and the loopback fake of IBM.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING
+
+import pytest
+from qiskit import QuantumCircuit, transpile
+
+from ibmq_gateway.client import GatewayProvider
+from ibmq_gateway.server.auth import new_token, token_digest
+from ibmq_gateway.server.embedded import EmbeddedGateway
+from ibmq_gateway.server.model import User
+from ibmq_gateway.v1 import job_pb2, job_service_pb2
+from tests.helpers import connect, qpy_bytes, submit, wait_final, watch
+from tests.ibm.conftest import ibm_settings
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Iterator
+    from pathlib import Path
+
+    from tests.helpers import Stubs
+    from tests.ibm.fake import FakeIBM
+
+DEVICE = "ibm_fake_manila"
+QUEUED = job_pb2.JOB_STATE_QUEUED
+GATEWAY = job_pb2.QUEUE_SCOPE_GATEWAY
+PROVIDER = job_pb2.QUEUE_SCOPE_PROVIDER
+
+pytestmark = pytest.mark.filterwarnings("ignore:The SamplerV2 class is deprecated")
+
+
+# -- helpers ----------------------------------------------------------------------------------
+
+
+def device_circuit(address: str) -> job_pb2.Circuit:
+    """A Bell pair transpiled to the IBM device's target, ready to submit."""
+    circuit = QuantumCircuit(2, 2, name="bell")
+    circuit.h(0)
+    circuit.cx(0, 1)
+    circuit.measure([0, 1], [0, 1])
+    backend = GatewayProvider(address).get_backend(DEVICE)
+    return job_pb2.Circuit(qpy=qpy_bytes(transpile(circuit, backend, seed_transpiler=3)))
+
+
+def submit_to_ibm(stubs: Stubs, circuit: job_pb2.Circuit) -> str:
+    job_id: str = submit(stubs, DEVICE, circuit, run_options=job_pb2.RunOptions(shots=200)).job.id
+    return job_id
+
+
+def until(
+    stubs: Stubs, job_id: str, wanted: Callable[[job_pb2.Job], bool], timeout: float = 30
+) -> job_pb2.Job:
+    """The first snapshot on the job's stream that satisfies ``wanted``."""
+    stream = watch(stubs, job_id, timeout=timeout)
+    try:
+        for message in stream:
+            if message.HasField("event") and wanted(message.event.job):
+                job: job_pb2.Job = message.event.job
+                return job
+    finally:
+        stream.cancel()
+    raise AssertionError(f"the stream of {job_id} ended before the awaited snapshot")
+
+
+def sent(job: job_pb2.Job) -> bool:
+    return bool(job.provider_job_id)
+
+
+def waiting_at_position(position: int) -> Callable[[job_pb2.Job], bool]:
+    def check(job: job_pb2.Job) -> bool:
+        info = job.queue_info
+        return job.state == QUEUED and info.scope == GATEWAY and info.position == position
+
+    return check
+
+
+def get(stubs: Stubs, job_id: str) -> job_pb2.Job:
+    job: job_pb2.Job = stubs.jobs.GetJob(job_service_pb2.GetJobRequest(job_id=job_id)).job
+    return job
+
+
+def cancel(stubs: Stubs, job_id: str) -> None:
+    job = stubs.jobs.CancelJob(job_service_pb2.CancelJobRequest(job_id=job_id)).job
+    assert job.state == job_pb2.JOB_STATE_CANCELLED
+
+
+def start_of(job: job_pb2.Job) -> datetime:
+    return job.queue_info.estimated_start_time.ToDatetime(tzinfo=UTC)
+
+
+def state_name(job: job_pb2.Job) -> str:
+    return job_pb2.JobState.Name(job.state).removeprefix("JOB_STATE_")
+
+
+@pytest.fixture
+def one_a_minute(fake_ibm: FakeIBM, tmp_path: Path) -> Iterator[EmbeddedGateway]:
+    """A gateway whose team may send IBM one job a minute."""
+    settings = ibm_settings(tmp_path / "state", fake_ibm, ibm_submissions_per_minute=1)
+    with EmbeddedGateway(settings) as running:
+        yield running
+
+
+# -- 6. the team's submission limit --------------------------------------------------------
+
+
+def test_by_default_the_team_sends_ibm_five_jobs_a_minute(
+    ibm_gateway: EmbeddedGateway, fake_ibm: FakeIBM
+) -> None:
+    assert ibm_gateway.settings.ibm_submissions_per_minute == 5  # the fixture keeps the default
+    stubs = connect(ibm_gateway.address)
+    circuit = device_circuit(ibm_gateway.address)
+    # One at a time, so which job is refused is not left to the order admissions finish in.
+    jobs = []
+    for _ in range(5):
+        jobs.append(submit_to_ibm(stubs, circuit))
+        until(stubs, jobs[-1], sent)
+    jobs.append(submit_to_ibm(stubs, circuit))
+    sixth = until(stubs, jobs[5], waiting_at_position(1))
+    assert fake_ibm.count("POST /jobs") == 5
+    assert not sixth.provider_job_id
+    # It waits for the first of the five to leave the minute's window.
+    assert start_of(sixth) >= datetime.now(UTC) + timedelta(seconds=30)
+    assert fake_ibm.count("POST /jobs") == 5
+    cancel(stubs, jobs[5])
+
+
+def test_past_the_limit_jobs_wait_in_the_gateways_queue_a_minute_apart(
+    one_a_minute: EmbeddedGateway, fake_ibm: FakeIBM
+) -> None:
+    stubs = connect(one_a_minute.address)
+    circuit = device_circuit(one_a_minute.address)
+    first = submit_to_ibm(stubs, circuit)
+    until(stubs, first, sent)
+    second, third = submit_to_ibm(stubs, circuit), submit_to_ibm(stubs, circuit)
+    assert state_name(wait_final(stubs, first)) == "COMPLETED"
+    until(stubs, second, waiting_at_position(1))
+    until(stubs, third, waiting_at_position(2))
+    now = datetime.now(UTC)
+    second_job, third_job = get(stubs, second), get(stubs, third)
+    assert fake_ibm.count("POST /jobs") == 1
+    for job, position in ((second_job, 1), (third_job, 2)):
+        assert job.state == QUEUED and not job.provider_job_id
+        assert job.queue_info.scope == GATEWAY
+        assert job.queue_info.position == position
+    assert start_of(second_job) >= now + timedelta(seconds=30)
+    assert start_of(third_job) >= start_of(second_job) + timedelta(seconds=30)
+    cancel(stubs, second)
+    cancel(stubs, third)
+    assert fake_ibm.count("POST /jobs") == 1
+
+
+# -- 7. IBM's queue ----------------------------------------------------------------------------
+
+
+def test_a_job_ibm_queues_shows_ibms_queue(ibm_gateway: EmbeddedGateway, fake_ibm: FakeIBM) -> None:
+    fake_ibm.queue_seconds = 3.0
+    stubs = connect(ibm_gateway.address)
+    job_id = submit_to_ibm(stubs, device_circuit(ibm_gateway.address))
+    snapshots, checked = [], False
+    for message in watch(stubs, job_id):
+        if not message.HasField("event"):
+            continue
+        snapshots.append(job := message.event.job)
+        if not checked and sent(job) and job.queue_info.scope == PROVIDER:
+            # While IBM queues it, reading the job says so too.
+            latest = get(stubs, job_id)
+            assert fake_ibm.job(latest.provider_job_id).status == "Queued"
+            assert latest.state == QUEUED and latest.queue_info.scope == PROVIDER
+            checked = True
+    assert checked
+    assert state_name(snapshots[-1]) == "COMPLETED"
+    assert not snapshots[-1].HasField("queue_info")
+    # From the moment IBM's id is recorded, no snapshot shows the gateway's queue.
+    at_ibm = [job for job in snapshots if sent(job) and job.state == QUEUED]
+    assert at_ibm and {job.queue_info.scope for job in at_ibm} == {PROVIDER}
+
+
+# -- 8. fair share -----------------------------------------------------------------------------
+
+
+def test_another_users_job_goes_ahead_of_one_users_backlog(
+    one_a_minute: EmbeddedGateway, fake_ibm: FakeIBM
+) -> None:
+    fake_ibm.queue_seconds = 60.0  # A's first job waits at IBM for the whole test
+    assert one_a_minute.gateway is not None
+    token = new_token()
+    bob = User("bob", "h", "g", "p", datetime.now(UTC))
+    one_a_minute.call(one_a_minute.gateway.store.add_user(bob, token_digest(token)))
+    alice, other = connect(one_a_minute.address), connect(one_a_minute.address, token)
+    circuit = device_circuit(one_a_minute.address)
+    backlog = [submit_to_ibm(alice, circuit)]
+    until(alice, backlog[0], sent)
+    backlog += [submit_to_ibm(alice, circuit) for _ in range(2)]
+    single = submit_to_ibm(other, circuit)
+    until(other, single, waiting_at_position(1))
+    until(alice, backlog[2], waiting_at_position(3))
+    positions = {job_id: get(alice, job_id).queue_info.position for job_id in backlog[1:]}
+    assert get(other, single).queue_info.position == 1
+    assert positions == {backlog[1]: 2, backlog[2]: 3}
+    assert fake_ibm.count("POST /jobs") == 1
+    for job_id in backlog:
+        cancel(alice, job_id)
+    cancel(other, single)
+    alice.close()
+    other.close()
+
+
+# -- 9. IBM's "too many requests" ------------------------------------------------------------
+
+
+def test_a_429_sends_the_job_back_to_the_queue_until_ibm_allows_it(
+    ibm_gateway: EmbeddedGateway, fake_ibm: FakeIBM
+) -> None:
+    stubs = connect(ibm_gateway.address)
+    circuit = device_circuit(ibm_gateway.address)
+    fake_ibm.rate_limit("POST /jobs", times=1, retry_after=3)
+    job_id = submit_to_ibm(stubs, circuit)
+    snapshots = [m.event.job for m in watch(stubs, job_id) if m.HasField("event")]
+    states = [state_name(job) for job in snapshots]
+    assert states[-1] == "COMPLETED"
+    assert not [state for state in states if "ERROR" in state]
+    refused, accepted = fake_ibm.requests_to("POST /jobs")
+    assert (refused.status, accepted.status) == (429, 200)
+    assert accepted.at - refused.at >= 2.9  # IBM's Retry-After: 3
+    tagged = [job for job in fake_ibm.board.all() if f"ibmq-gateway:{job_id}" in job.tags]
+    assert [job.id for job in tagged] == [snapshots[-1].provider_job_id]
+    # Refused, the job went back to the gateway's queue, to start once IBM allows it.
+    waiting = [job for job in snapshots if job.state == QUEUED and job.queue_info.scope == GATEWAY]
+    assert not [job for job in waiting if job.provider_job_id]
+    assert start_of(waiting[-1]) - start_of(waiting[0]) >= timedelta(seconds=1.5)
