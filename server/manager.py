@@ -163,6 +163,9 @@ class JobManager:
         cancelled = await self._change(job_id, to_state(JobState.CANCELLED))
         if cancelled is None:
             raise transitions.already_final(await self.get(job_id))
+        if job.backend not in self._routes:  # parked until its upstream is back
+            self._unrouted.discard(job_id)
+            return cancelled
         self._scheduler.remove(job.backend, job_id)
         run = self._runs.pop(job_id, None)
         if run is not None:

@@ -1,0 +1,66 @@
+"""IBM out of reach when the gateway starts: its jobs wait, and resume once IBM is back."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import pytest
+
+from ibmq_gateway.server.embedded import EmbeddedGateway
+from ibmq_gateway.v1 import backend_service_pb2, job_pb2, job_service_pb2
+from tests.helpers import connect, submit, wait_final
+from tests.ibm.conftest import ibm_settings
+from tests.ibm.helpers import IBM_DEVICE, bell_for, until
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+    from tests.helpers import Stubs
+    from tests.ibm.fake import FakeIBM
+
+pytestmark = pytest.mark.filterwarnings("ignore:The SamplerV2 class is deprecated")
+
+
+def state_of(stubs: Stubs, job_id: str) -> str:
+    job = stubs.jobs.GetJob(job_service_pb2.GetJobRequest(job_id=job_id)).job
+    return job_pb2.JobState.Name(job.state).removeprefix("JOB_STATE_")
+
+
+def listed(stubs: Stubs) -> list[str]:
+    response = stubs.backends.ListBackends(backend_service_pb2.ListBackendsRequest())
+    return [backend.name for backend in response.backends]
+
+
+def two_waiting_jobs(gateway: EmbeddedGateway) -> tuple[str, str]:
+    """Two IBM jobs that were never sent: the submission limit (1/min) holds them back."""
+    stubs = connect(gateway.address)
+    circuit = bell_for(gateway.address)
+    first = submit(stubs, IBM_DEVICE, circuit).job.id
+    until(lambda: stubs.jobs.GetJob(job_service_pb2.GetJobRequest(job_id=first)).job
+          .provider_job_id, "the first job is sent")  # fmt: skip
+    return submit(stubs, IBM_DEVICE, circuit).job.id, submit(stubs, IBM_DEVICE, circuit).job.id
+
+
+def test_jobs_of_an_unreachable_ibm_wait_then_run_once_it_answers(
+    fake_ibm: FakeIBM, tmp_path: Path
+) -> None:
+    settings = ibm_settings(tmp_path / "state", fake_ibm, ibm_submissions_per_minute=1)
+    with EmbeddedGateway(settings) as gateway:
+        waiting, cancelled = two_waiting_jobs(gateway)
+        gateway.stop()
+        # IBM's instance lookup fails for a while: the next start cannot list IBM's devices.
+        fake_ibm.fail_next("POST /v3/resources/search", times=1, status=503)
+        fake_ibm.clear_requests()
+        gateway.start()
+        stubs = connect(gateway.address)
+        assert IBM_DEVICE not in listed(stubs)
+        # Its jobs are not failed as "backend no longer offered": they wait, and can be
+        # cancelled meanwhile.
+        assert state_of(stubs, waiting) == "QUEUED"
+        stubs.jobs.CancelJob(job_service_pb2.CancelJobRequest(job_id=cancelled))
+        assert state_of(stubs, cancelled) == "CANCELLED"
+        # The gateway tries again by itself; the device appears and the job runs.
+        until(lambda: IBM_DEVICE in listed(stubs), "IBM's devices are listed", timeout=60)
+        final = wait_final(stubs, waiting)
+        assert job_pb2.JobState.Name(final.state) == "JOB_STATE_COMPLETED"
+        assert fake_ibm.count("POST /jobs") == 1  # only the job that was not cancelled
