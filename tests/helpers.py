@@ -38,12 +38,15 @@ measure q -> c;
 """
 
 
-def bell_circuit() -> QuantumCircuit:
-    """A measured Bell pair."""
-    circuit = QuantumCircuit(2, 2, name="bell")
+def bell_circuit(*, measure_all: bool = False) -> QuantumCircuit:
+    """A measured Bell pair: into ``c``, or with ``measure_all`` into a new register ``meas``."""
+    circuit = QuantumCircuit(2, 0 if measure_all else 2, name="bell")
     circuit.h(0)
     circuit.cx(0, 1)
-    circuit.measure([0, 1], [0, 1])
+    if measure_all:
+        circuit.measure_all()
+    else:
+        circuit.measure([0, 1], [0, 1])
     return circuit
 
 

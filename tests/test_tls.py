@@ -125,13 +125,18 @@ def test_a_client_not_trusting_the_ca_is_refused(tls_gateway, pki):
 # Mutual TLS: the client proves who it is too.
 
 
-def test_a_client_with_a_certificate_of_the_ca_gets_in(mtls_gateway, pki):
-    provider = GatewayProvider(
-        mtls_gateway.address,
+def _presenting(address, pki, holder) -> GatewayProvider:
+    """A client trusting the gateway's CA that presents ``holder``'s certificate."""
+    return GatewayProvider(
+        address,
         root_certificates=pki.ca.certificate,
-        private_key=pki.client.key,
-        certificate_chain=pki.client.certificate,
+        private_key=holder.key,
+        certificate_chain=holder.certificate,
     )
+
+
+def test_a_client_with_a_certificate_of_the_ca_gets_in(mtls_gateway, pki):
+    provider = _presenting(mtls_gateway.address, pki, pki.client)
     with provider:
         assert provider.backends()
 
@@ -142,12 +147,7 @@ def test_a_client_without_a_certificate_is_refused(mtls_gateway, pki):
 
 
 def test_a_client_with_a_certificate_of_another_ca_is_refused(mtls_gateway, pki):
-    provider = GatewayProvider(
-        mtls_gateway.address,
-        root_certificates=pki.ca.certificate,
-        private_key=pki.stranger.key,
-        certificate_chain=pki.stranger.certificate,
-    )
+    provider = _presenting(mtls_gateway.address, pki, pki.stranger)
     assert _refused(provider) is grpc.StatusCode.UNAVAILABLE
 
 
@@ -163,12 +163,7 @@ def test_certificate_arguments_win_over_the_environment(mtls_gateway, pki, monke
     monkeypatch.setenv(CA_CERT_ENV, str(pki.other_ca.certificate_file))
     _present_from_environment(monkeypatch, pki.stranger)
     assert _refused(GatewayProvider(mtls_gateway.address)) is grpc.StatusCode.UNAVAILABLE
-    provider = GatewayProvider(
-        mtls_gateway.address,
-        root_certificates=pki.ca.certificate,
-        private_key=pki.client.key,
-        certificate_chain=pki.client.certificate,
-    )
+    provider = _presenting(mtls_gateway.address, pki, pki.client)
     with provider:
         assert provider.backends()
 

@@ -194,9 +194,20 @@ class IbmExecutor(Executor):
     def _auth_failed(self, error: IbmAuthError) -> None:
         problem = _auth_problem(error)
         if self._problem != problem:
+            if not self._key_refused:
+                self._spawn(self._try_key_until_accepted())
             self._problem, self._key_refused = problem, True
             log.error("IBM Quantum: %s", problem)
             self._spawn(self._notify())
+
+    async def _try_key_until_accepted(self) -> None:
+        """Asks IBM again now and then, so a key IBM accepts again is noticed without a job."""
+        probe = next(iter(self._devices.infos))  # only a gateway that listed devices gets here
+        while self._key_refused:
+            await asyncio.sleep(AUTH_RETRY_S)
+            with contextlib.suppress(IbmError):
+                await self._client.device_status(probe)
+                self._reachable_again()
 
     def _reachable_again(self) -> None:
         if self._problem is not None and self._devices.infos:

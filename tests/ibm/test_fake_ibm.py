@@ -15,7 +15,6 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 import requests
-from qiskit import QuantumCircuit, transpile
 from qiskit_ibm_runtime import QiskitRuntimeService, SamplerV2
 from qiskit_ibm_runtime.accounts import InvalidAccountError
 from qiskit_ibm_runtime.api.exceptions import RequestsApiError
@@ -28,6 +27,9 @@ from qiskit_ibm_runtime.exceptions import (
 )
 from qiskit_ibm_runtime.fake_provider import FakeManilaV2
 
+from tests.ibm.helpers import IBM_DEVICE as DEVICE
+from tests.ibm.helpers import sampler_bell
+
 if TYPE_CHECKING:
     from qiskit.providers import BackendV2
     from qiskit_ibm_runtime import RuntimeJobV2
@@ -35,26 +37,17 @@ if TYPE_CHECKING:
     from tests.ibm.conftest import NetworkGuard
     from tests.ibm.fake import FakeIBM
 
-DEVICE = "ibm_fake_manila"
 FINAL = ("DONE", "CANCELLED", "ERROR")
 
 # Job mode on the legacy server-side sampler is what the executor will use; 0.50 deprecated it.
 pytestmark = pytest.mark.filterwarnings("ignore:The SamplerV2 class is deprecated")
 
 
-def bell(backend: BackendV2) -> QuantumCircuit:
-    circuit = QuantumCircuit(2)
-    circuit.h(0)
-    circuit.cx(0, 1)
-    circuit.measure_all()
-    return transpile(circuit, backend, optimization_level=1, seed_transpiler=7)
-
-
 def submit(backend: BackendV2, shots: int = 1000, tags: list[str] | None = None) -> RuntimeJobV2:
     sampler = SamplerV2(mode=backend)
     if tags:
         sampler.options.environment.job_tags = tags
-    return sampler.run([(bell(backend),)], shots=shots)
+    return sampler.run([(sampler_bell(backend),)], shots=shots)
 
 
 def statuses_until_final(job: RuntimeJobV2) -> tuple[list[str], int]:
@@ -117,7 +110,7 @@ def test_backends_carry_the_real_configuration_and_calibration(
     assert status.operational
     assert status.status_msg == "active"
 
-    isa = bell(backend)
+    isa = sampler_bell(backend)
     assert set(isa.count_ops()) <= {*backend.target.operation_names, "barrier"}
     for instruction in isa.data:
         if instruction.operation.name == "cx":
@@ -145,7 +138,7 @@ def test_bell_job_goes_queued_running_done_with_noisy_bell_counts(
     timestamps = job.metrics()["timestamps"]
     assert timestamps["created"] < timestamps["running"] < timestamps["finished"]
     sent = job.inputs["pubs"][0][0]  # the params come back, QPY decoded into a circuit
-    assert sent.count_ops() == bell(service.backend(DEVICE)).count_ops()
+    assert sent.count_ops() == sampler_bell(service.backend(DEVICE)).count_ops()
     assert f"job {job.job_id()} completed" in job.logs()
     assert service.usage()["usage_consumed_seconds"] >= 1
 

@@ -6,26 +6,19 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 import pytest
-from qiskit import QuantumCircuit, transpile
+from qiskit import transpile
 
 from ibmq_gateway.client import GatewayProvider
-from ibmq_gateway.v1 import backend_service_pb2, job_pb2, job_service_pb2
-from tests.helpers import connect, qpy_bytes, states_until_final, submit, wait_final
+from ibmq_gateway.v1 import backend_service_pb2, job_service_pb2
+from tests.helpers import bell_circuit, connect, states_until_final, submit, wait_final
+from tests.ibm.helpers import IBM_DEVICE as DEVICE
+from tests.ibm.helpers import bell_for, get_job
 
 if TYPE_CHECKING:
     from ibmq_gateway.server.embedded import EmbeddedGateway
     from tests.ibm.fake import FakeIBM
 
-DEVICE = "ibm_fake_manila"
 pytestmark = pytest.mark.filterwarnings("ignore:The SamplerV2 class is deprecated")
-
-
-def bell() -> QuantumCircuit:
-    circuit = QuantumCircuit(2, 2, name="bell")
-    circuit.h(0)
-    circuit.cx(0, 1)
-    circuit.measure([0, 1], [0, 1])
-    return circuit
 
 
 def test_ibm_devices_appear_beside_local_ones(ibm_gateway: EmbeddedGateway) -> None:
@@ -44,7 +37,7 @@ def test_a_job_runs_on_an_ibm_device_like_on_a_local_one(
     ibm_gateway: EmbeddedGateway, fake_ibm: FakeIBM
 ) -> None:
     backend = GatewayProvider(ibm_gateway.address).get_backend(DEVICE)
-    circuit = transpile(bell(), backend, optimization_level=1, seed_transpiler=3)
+    circuit = transpile(bell_circuit(), backend, optimization_level=1, seed_transpiler=3)
     job = backend.run(circuit, shots=500, memory=True)
     result = job.result(timeout=60)
     counts = result.get_counts()
@@ -54,8 +47,7 @@ def test_a_job_runs_on_an_ibm_device_like_on_a_local_one(
     assert job.status().name == "DONE"
     # One IBM job, tagged with the gateway's id; the gateway recorded IBM's id.
     stubs = connect(ibm_gateway.address)
-    stored = stubs.jobs.GetJob(job_service_pb2.GetJobRequest(job_id=job.job_id())).job
-    ibm_job = fake_ibm.job(stored.provider_job_id)
+    ibm_job = fake_ibm.job(get_job(stubs, job.job_id()).provider_job_id)
     assert ibm_job.tags == [f"ibmq-gateway:{job.job_id()}"]
     assert fake_ibm.count("POST /jobs") == 1
 
@@ -64,8 +56,7 @@ def test_the_result_is_fetched_from_ibm_once(
     ibm_gateway: EmbeddedGateway, fake_ibm: FakeIBM
 ) -> None:
     stubs = connect(ibm_gateway.address)
-    circuit = transpile(bell(), GatewayProvider(ibm_gateway.address).get_backend(DEVICE))
-    job = submit(stubs, DEVICE, _qpy(circuit)).job
+    job = submit(stubs, DEVICE, bell_for(ibm_gateway.address)).job
     assert wait_final(stubs, job.id).state == 6  # COMPLETED
     for _ in range(3):
         stubs.jobs.GetJobResult(job_service_pb2.GetJobResultRequest(job_id=job.id))
@@ -74,8 +65,7 @@ def test_the_result_is_fetched_from_ibm_once(
 
 def test_the_stream_shows_ibm_states(ibm_gateway: EmbeddedGateway) -> None:
     stubs = connect(ibm_gateway.address)
-    circuit = transpile(bell(), GatewayProvider(ibm_gateway.address).get_backend(DEVICE))
-    job = submit(stubs, DEVICE, _qpy(circuit)).job
+    job = submit(stubs, DEVICE, bell_for(ibm_gateway.address)).job
     states = states_until_final(stubs, job.id)
     assert states[-1] == "COMPLETED"
     assert "QUEUED" in states and "RUNNING" in states
@@ -87,7 +77,3 @@ def test_ibm_backend_properties_over_grpc(ibm_gateway: EmbeddedGateway) -> None:
         backend_service_pb2.GetBackendPropertiesRequest(name=DEVICE)
     )
     assert response.properties.fields["backend_name"].string_value in (DEVICE, "fake_manila")
-
-
-def _qpy(circuit: QuantumCircuit) -> job_pb2.Circuit:
-    return job_pb2.Circuit(qpy=qpy_bytes(circuit))

@@ -10,24 +10,30 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 
 import pytest
-from qiskit import QuantumCircuit, transpile
 
-from ibmq_gateway.client import GatewayProvider
 from ibmq_gateway.server.auth import new_token, token_digest
 from ibmq_gateway.server.embedded import EmbeddedGateway
 from ibmq_gateway.server.model import User
-from ibmq_gateway.v1 import job_pb2, job_service_pb2
-from tests.helpers import connect, qpy_bytes, submit, wait_final, watch
+from ibmq_gateway.v1 import job_pb2
+from tests.helpers import connect, wait_final, watch
 from tests.ibm.conftest import ibm_settings
+from tests.ibm.helpers import (
+    bell_for,
+    cancel,
+    get_job,
+    sent,
+    snapshot_when,
+    state_name,
+    submit_to_ibm,
+    tagged,
+)
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator
     from pathlib import Path
 
-    from tests.helpers import Stubs
     from tests.ibm.fake import FakeIBM
 
-DEVICE = "ibm_fake_manila"
 QUEUED = job_pb2.JOB_STATE_QUEUED
 GATEWAY = job_pb2.QUEUE_SCOPE_GATEWAY
 PROVIDER = job_pb2.QUEUE_SCOPE_PROVIDER
@@ -38,40 +44,6 @@ pytestmark = pytest.mark.filterwarnings("ignore:The SamplerV2 class is deprecate
 # -- helpers ----------------------------------------------------------------------------------
 
 
-def device_circuit(address: str) -> job_pb2.Circuit:
-    """A Bell pair transpiled to the IBM device's target, ready to submit."""
-    circuit = QuantumCircuit(2, 2, name="bell")
-    circuit.h(0)
-    circuit.cx(0, 1)
-    circuit.measure([0, 1], [0, 1])
-    backend = GatewayProvider(address).get_backend(DEVICE)
-    return job_pb2.Circuit(qpy=qpy_bytes(transpile(circuit, backend, seed_transpiler=3)))
-
-
-def submit_to_ibm(stubs: Stubs, circuit: job_pb2.Circuit) -> str:
-    job_id: str = submit(stubs, DEVICE, circuit, run_options=job_pb2.RunOptions(shots=200)).job.id
-    return job_id
-
-
-def until(
-    stubs: Stubs, job_id: str, wanted: Callable[[job_pb2.Job], bool], timeout: float = 30
-) -> job_pb2.Job:
-    """The first snapshot on the job's stream that satisfies ``wanted``."""
-    stream = watch(stubs, job_id, timeout=timeout)
-    try:
-        for message in stream:
-            if message.HasField("event") and wanted(message.event.job):
-                job: job_pb2.Job = message.event.job
-                return job
-    finally:
-        stream.cancel()
-    raise AssertionError(f"the stream of {job_id} ended before the awaited snapshot")
-
-
-def sent(job: job_pb2.Job) -> bool:
-    return bool(job.provider_job_id)
-
-
 def waiting_at_position(position: int) -> Callable[[job_pb2.Job], bool]:
     def check(job: job_pb2.Job) -> bool:
         info = job.queue_info
@@ -80,22 +52,8 @@ def waiting_at_position(position: int) -> Callable[[job_pb2.Job], bool]:
     return check
 
 
-def get(stubs: Stubs, job_id: str) -> job_pb2.Job:
-    job: job_pb2.Job = stubs.jobs.GetJob(job_service_pb2.GetJobRequest(job_id=job_id)).job
-    return job
-
-
-def cancel(stubs: Stubs, job_id: str) -> None:
-    job = stubs.jobs.CancelJob(job_service_pb2.CancelJobRequest(job_id=job_id)).job
-    assert job.state == job_pb2.JOB_STATE_CANCELLED
-
-
 def start_of(job: job_pb2.Job) -> datetime:
     return job.queue_info.estimated_start_time.ToDatetime(tzinfo=UTC)
-
-
-def state_name(job: job_pb2.Job) -> str:
-    return job_pb2.JobState.Name(job.state).removeprefix("JOB_STATE_")
 
 
 @pytest.fixture
@@ -114,14 +72,14 @@ def test_by_default_the_team_sends_ibm_five_jobs_a_minute(
 ) -> None:
     assert ibm_gateway.settings.ibm_submissions_per_minute == 5  # the fixture keeps the default
     stubs = connect(ibm_gateway.address)
-    circuit = device_circuit(ibm_gateway.address)
+    circuit = bell_for(ibm_gateway.address)
     # One at a time, so which job is refused is not left to the order admissions finish in.
     jobs = []
     for _ in range(5):
         jobs.append(submit_to_ibm(stubs, circuit))
-        until(stubs, jobs[-1], sent)
+        snapshot_when(stubs, jobs[-1], sent)
     jobs.append(submit_to_ibm(stubs, circuit))
-    sixth = until(stubs, jobs[5], waiting_at_position(1))
+    sixth = snapshot_when(stubs, jobs[5], waiting_at_position(1))
     assert fake_ibm.count("POST /jobs") == 5
     assert not sixth.provider_job_id
     # It waits for the first of the five to leave the minute's window.
@@ -134,15 +92,15 @@ def test_past_the_limit_jobs_wait_in_the_gateways_queue_a_minute_apart(
     one_a_minute: EmbeddedGateway, fake_ibm: FakeIBM
 ) -> None:
     stubs = connect(one_a_minute.address)
-    circuit = device_circuit(one_a_minute.address)
+    circuit = bell_for(one_a_minute.address)
     first = submit_to_ibm(stubs, circuit)
-    until(stubs, first, sent)
+    snapshot_when(stubs, first, sent)
     second, third = submit_to_ibm(stubs, circuit), submit_to_ibm(stubs, circuit)
     assert state_name(wait_final(stubs, first)) == "COMPLETED"
-    until(stubs, second, waiting_at_position(1))
-    until(stubs, third, waiting_at_position(2))
+    snapshot_when(stubs, second, waiting_at_position(1))
+    snapshot_when(stubs, third, waiting_at_position(2))
     now = datetime.now(UTC)
-    second_job, third_job = get(stubs, second), get(stubs, third)
+    second_job, third_job = get_job(stubs, second), get_job(stubs, third)
     assert fake_ibm.count("POST /jobs") == 1
     for job, position in ((second_job, 1), (third_job, 2)):
         assert job.state == QUEUED and not job.provider_job_id
@@ -161,7 +119,7 @@ def test_past_the_limit_jobs_wait_in_the_gateways_queue_a_minute_apart(
 def test_a_job_ibm_queues_shows_ibms_queue(ibm_gateway: EmbeddedGateway, fake_ibm: FakeIBM) -> None:
     fake_ibm.queue_seconds = 3.0
     stubs = connect(ibm_gateway.address)
-    job_id = submit_to_ibm(stubs, device_circuit(ibm_gateway.address))
+    job_id = submit_to_ibm(stubs, bell_for(ibm_gateway.address))
     snapshots, checked = [], False
     for message in watch(stubs, job_id):
         if not message.HasField("event"):
@@ -169,7 +127,7 @@ def test_a_job_ibm_queues_shows_ibms_queue(ibm_gateway: EmbeddedGateway, fake_ib
         snapshots.append(job := message.event.job)
         if not checked and sent(job) and job.queue_info.scope == PROVIDER:
             # While IBM queues it, reading the job says so too.
-            latest = get(stubs, job_id)
+            latest = get_job(stubs, job_id)
             assert fake_ibm.job(latest.provider_job_id).status == "Queued"
             assert latest.state == QUEUED and latest.queue_info.scope == PROVIDER
             checked = True
@@ -193,15 +151,15 @@ def test_another_users_job_goes_ahead_of_one_users_backlog(
     bob = User("bob", "h", "g", "p", datetime.now(UTC))
     one_a_minute.call(one_a_minute.gateway.store.add_user(bob, token_digest(token)))
     alice, other = connect(one_a_minute.address), connect(one_a_minute.address, token)
-    circuit = device_circuit(one_a_minute.address)
+    circuit = bell_for(one_a_minute.address)
     backlog = [submit_to_ibm(alice, circuit)]
-    until(alice, backlog[0], sent)
+    snapshot_when(alice, backlog[0], sent)
     backlog += [submit_to_ibm(alice, circuit) for _ in range(2)]
     single = submit_to_ibm(other, circuit)
-    until(other, single, waiting_at_position(1))
-    until(alice, backlog[2], waiting_at_position(3))
-    positions = {job_id: get(alice, job_id).queue_info.position for job_id in backlog[1:]}
-    assert get(other, single).queue_info.position == 1
+    snapshot_when(other, single, waiting_at_position(1))
+    snapshot_when(alice, backlog[2], waiting_at_position(3))
+    positions = {job_id: get_job(alice, job_id).queue_info.position for job_id in backlog[1:]}
+    assert get_job(other, single).queue_info.position == 1
     assert positions == {backlog[1]: 2, backlog[2]: 3}
     assert fake_ibm.count("POST /jobs") == 1
     for job_id in backlog:
@@ -218,7 +176,7 @@ def test_a_429_sends_the_job_back_to_the_queue_until_ibm_allows_it(
     ibm_gateway: EmbeddedGateway, fake_ibm: FakeIBM
 ) -> None:
     stubs = connect(ibm_gateway.address)
-    circuit = device_circuit(ibm_gateway.address)
+    circuit = bell_for(ibm_gateway.address)
     fake_ibm.rate_limit("POST /jobs", times=1, retry_after=3)
     job_id = submit_to_ibm(stubs, circuit)
     snapshots = [m.event.job for m in watch(stubs, job_id) if m.HasField("event")]
@@ -228,8 +186,7 @@ def test_a_429_sends_the_job_back_to_the_queue_until_ibm_allows_it(
     refused, accepted = fake_ibm.requests_to("POST /jobs")
     assert (refused.status, accepted.status) == (429, 200)
     assert accepted.at - refused.at >= 2.9  # IBM's Retry-After: 3
-    tagged = [job for job in fake_ibm.board.all() if f"ibmq-gateway:{job_id}" in job.tags]
-    assert [job.id for job in tagged] == [snapshots[-1].provider_job_id]
+    assert tagged(fake_ibm, job_id) == [snapshots[-1].provider_job_id]
     # Refused, the job went back to the gateway's queue, to start once IBM allows it.
     waiting = [job for job in snapshots if job.state == QUEUED and job.queue_info.scope == GATEWAY]
     assert not [job for job in waiting if job.provider_job_id]

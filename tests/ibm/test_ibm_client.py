@@ -7,14 +7,14 @@ hooks produce IBM's real failure modes; these tests pin what the gateway sees fo
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import subprocess
 import sys
 import time
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
 import pytest
-from qiskit import QuantumCircuit, transpile
 from qiskit.providers import JobStatus
 
 from ibmq_gateway.server.executors.ibm_client import (
@@ -29,13 +29,16 @@ from ibmq_gateway.server.executors.ibm_client import (
     IbmTransientError,
 )
 from ibmq_gateway.server.executors.ibm_lanes import normalize_status
+from tests.ibm.helpers import IBM_DEVICE as DEVICE
+from tests.ibm.helpers import sampler_bell
 
 if TYPE_CHECKING:
-    from collections.abc import AsyncIterator
+    from collections.abc import AsyncIterator, Awaitable
 
     from tests.ibm.fake import FakeIBM
 
-DEVICE = "ibm_fake_manila"
+E = TypeVar("E", bound=IbmError)
+
 FINAL = ("DONE", "CANCELLED", "ERROR")
 
 
@@ -52,17 +55,19 @@ async def client(fake_ibm: FakeIBM) -> AsyncIterator[IbmClient]:
         await ibm.close()
 
 
+@contextlib.asynccontextmanager
+async def one_lane(fake: FakeIBM, call_timeout: float) -> AsyncIterator[IbmClient]:
+    """A client of its own with a single lane, whose calls give up after ``call_timeout`` s."""
+    ibm = IbmClient(account(fake), lanes=1, call_timeout=call_timeout)
+    try:
+        yield ibm
+    finally:
+        await ibm.close()
+
+
 async def manila(client: IbmClient) -> IbmDevice:
     (device,) = await client.devices()
     return device
-
-
-def bell(device: IbmDevice) -> QuantumCircuit:
-    circuit = QuantumCircuit(2)
-    circuit.h(0)
-    circuit.cx(0, 1)
-    circuit.measure_all()
-    return transpile(circuit, target=device.target, optimization_level=1, seed_transpiler=7)
 
 
 async def poll_until_final(
@@ -81,8 +86,14 @@ async def poll_until_final(
     pytest.fail(f"job {job_id} not final after {seconds} s: {seen}")
 
 
-def clean(error: IbmError, fake: FakeIBM) -> IbmError:
-    """The error's text is for people and logs: never the API key."""
+async def refusal(
+    call: Awaitable[object], kind: type[E], fake: FakeIBM, match: str | None = None
+) -> E:
+    """The error of ``kind`` that ``call`` raises, whose text (for people and logs) never holds
+    the API key."""
+    with pytest.raises(kind, match=match) as raised:
+        await call
+    error = raised.value
     assert fake.api_key not in str(error)
     assert fake.api_key not in error.message
     assert fake.api_key not in repr(error)
@@ -133,9 +144,7 @@ async def test_connect_lists_devices_with_target_status_and_calibration(
 
 
 async def test_unknown_device_is_rejected(fake_ibm: FakeIBM, client: IbmClient) -> None:
-    with pytest.raises(IbmRejectedError) as raised:
-        await client.device_status("ibm_nowhere")
-    clean(raised.value, fake_ibm)
+    await refusal(client.device_status("ibm_nowhere"), IbmRejectedError, fake_ibm)
 
 
 # -- jobs -----------------------------------------------------------------------------------
@@ -145,7 +154,7 @@ async def test_bell_job_runs_to_done_and_its_result_decodes(
     fake_ibm: FakeIBM, client: IbmClient
 ) -> None:
     device = await manila(client)
-    circuit = bell(device)
+    circuit = sampler_bell(device)
 
     job_id = await client.submit(DEVICE, [circuit, circuit], 500, ["gw:job-1", "gw-user:alice"])
 
@@ -174,33 +183,28 @@ async def test_bell_job_runs_to_done_and_its_result_decodes(
 async def test_a_fresh_client_finds_and_follows_a_job_it_did_not_submit(
     fake_ibm: FakeIBM, client: IbmClient
 ) -> None:
-    job_id = await client.submit(DEVICE, [bell(await manila(client))], 100, ["gw:job-2"])
+    job_id = await client.submit(DEVICE, [sampler_bell(await manila(client))], 100, ["gw:job-2"])
 
-    other = IbmClient(account(fake_ibm), lanes=1, call_timeout=20)
-    try:
+    async with one_lane(fake_ibm, call_timeout=20) as other:
         assert await other.find_job("gw:job-2") == job_id
         seen = await poll_until_final(other, job_id)
         assert seen[-1].status == "DONE"
         assert sum((await other.result(job_id))[0].data.meas.get_counts().values()) == 100
-    finally:
-        await other.close()
 
 
 async def test_failed_job_is_error_with_ibms_reason(fake_ibm: FakeIBM, client: IbmClient) -> None:
     fake_ibm.next_jobs_fail(reason="Qubit 3 lost calibration", reason_code=1517)
-    job_id = await client.submit(DEVICE, [bell(await manila(client))], 100, ["gw:job-3"])
+    job_id = await client.submit(DEVICE, [sampler_bell(await manila(client))], 100, ["gw:job-3"])
 
     seen = await poll_until_final(client, job_id)
 
     assert seen[-1] == IbmJobState("ERROR", "Qubit 3 lost calibration", 1517)
-    with pytest.raises(IbmRejectedError, match="ERROR") as raised:
-        await client.result(job_id)
-    clean(raised.value, fake_ibm)
+    await refusal(client.result(job_id), IbmRejectedError, fake_ibm, match="ERROR")
 
 
 async def test_job_that_ran_too_long_is_error_1305(fake_ibm: FakeIBM, client: IbmClient) -> None:
     fake_ibm.next_jobs_run_too_long()
-    job_id = await client.submit(DEVICE, [bell(await manila(client))], 100, ["gw:job-4"])
+    job_id = await client.submit(DEVICE, [sampler_bell(await manila(client))], 100, ["gw:job-4"])
 
     final = (await poll_until_final(client, job_id))[-1]
 
@@ -211,7 +215,7 @@ async def test_job_that_ran_too_long_is_error_1305(fake_ibm: FakeIBM, client: Ib
 
 async def test_cancel_a_queued_job_then_again(fake_ibm: FakeIBM, client: IbmClient) -> None:
     fake_ibm.queue_seconds = 30  # still queued when cancelled
-    job_id = await client.submit(DEVICE, [bell(await manila(client))], 100, ["gw:job-5"])
+    job_id = await client.submit(DEVICE, [sampler_bell(await manila(client))], 100, ["gw:job-5"])
     assert (await client.status(job_id)).status == "QUEUED"
 
     assert await client.cancel(job_id) is True
@@ -227,13 +231,11 @@ async def test_cancel_a_queued_job_then_again(fake_ibm: FakeIBM, client: IbmClie
 async def test_unknown_job_and_unknown_backend_are_rejected(
     fake_ibm: FakeIBM, client: IbmClient
 ) -> None:
-    circuit = bell(await manila(client))
-    with pytest.raises(IbmRejectedError, match="HTTP 404") as raised:
-        await client.status("nosuchjob0000000000a")
-    clean(raised.value, fake_ibm)
-    with pytest.raises(IbmRejectedError, match="ibm_nowhere") as raised:
-        await client.submit("ibm_nowhere", [circuit], 100, ["gw:job-6"])
-    clean(raised.value, fake_ibm)
+    circuit = sampler_bell(await manila(client))
+    unknown_job = client.status("nosuchjob0000000000a")
+    await refusal(unknown_job, IbmRejectedError, fake_ibm, match="HTTP 404")
+    unknown_backend = client.submit("ibm_nowhere", [circuit], 100, ["gw:job-6"])
+    await refusal(unknown_backend, IbmRejectedError, fake_ibm, match="ibm_nowhere")
     assert fake_ibm.count("POST /jobs") == 0
 
 
@@ -245,11 +247,9 @@ async def test_bad_api_key_fails_connect_with_auth_error(
 ) -> None:
     fake_ibm.reject_api_key()
 
-    with pytest.raises(IbmAuthError, match="API key") as raised:
-        await client.connect()
+    error = await refusal(client.connect(), IbmAuthError, fake_ibm, match="API key")
 
-    clean(raised.value, fake_ibm)
-    assert fake_ibm.instance_crn in raised.value.message
+    assert fake_ibm.instance_crn in error.message
 
 
 async def test_key_revoked_after_connect_is_an_auth_error(
@@ -258,22 +258,19 @@ async def test_key_revoked_after_connect_is_an_auth_error(
     await client.connect()
     fake_ibm.reject_api_key()
 
-    with pytest.raises(IbmAuthError) as raised:
-        await client.find_job("gw:job-7")
-    clean(raised.value, fake_ibm)
+    await refusal(client.find_job("gw:job-7"), IbmAuthError, fake_ibm)
 
 
 async def test_429_on_submit_is_rate_limited_with_retry_after(
     fake_ibm: FakeIBM, client: IbmClient
 ) -> None:
-    circuit = bell(await manila(client))
+    circuit = sampler_bell(await manila(client))
     fake_ibm.rate_limit("POST /jobs", retry_after=7)
 
-    with pytest.raises(IbmRateLimitedError) as raised:
-        await client.submit(DEVICE, [circuit], 100, ["gw:job-8"])
+    submitted = client.submit(DEVICE, [circuit], 100, ["gw:job-8"])
+    error = await refusal(submitted, IbmRateLimitedError, fake_ibm)
 
-    assert raised.value.retry_after == 7
-    clean(raised.value, fake_ibm)
+    assert error.retry_after == 7
     assert fake_ibm.count("POST /jobs") == 1  # the client does not retry a 429 POST
     assert await client.find_job("gw:job-8") is None  # nothing was created: safe to resubmit
     assert await client.submit(DEVICE, [circuit], 100, ["gw:job-8"])
@@ -281,13 +278,12 @@ async def test_429_on_submit_is_rate_limited_with_retry_after(
 
 @pytest.mark.slow
 async def test_503_storm_on_status_is_transient(fake_ibm: FakeIBM, client: IbmClient) -> None:
-    job_id = await client.submit(DEVICE, [bell(await manila(client))], 100, ["gw:job-9"])
+    job_id = await client.submit(DEVICE, [sampler_bell(await manila(client))], 100, ["gw:job-9"])
     fake_ibm.fail_next("GET /jobs/{id}", times=10, status=503)
 
-    with pytest.raises(IbmTransientError) as raised:
-        await client.status(job_id)  # the client retries 5 times (~15 s), then gives up
+    # The client retries 5 times (~15 s), then gives up.
+    await refusal(client.status(job_id), IbmTransientError, fake_ibm)
 
-    clean(raised.value, fake_ibm)
     assert fake_ibm.count("GET /jobs/{id}") == 6
     fake_ibm.clear_faults()
     assert (await client.status(job_id)).status in ("QUEUED", "RUNNING", "DONE")
@@ -296,31 +292,26 @@ async def test_503_storm_on_status_is_transient(fake_ibm: FakeIBM, client: IbmCl
 async def test_call_past_its_timeout_is_transient_and_the_next_runs_on_a_fresh_lane(
     fake_ibm: FakeIBM,
 ) -> None:
-    client = IbmClient(account(fake_ibm), lanes=1, call_timeout=2)
-    try:
+    async with one_lane(fake_ibm, call_timeout=2) as client:
         await client.connect()
         await client.device_status(DEVICE)
         exchanges = fake_ibm.count("POST /identity/token")
         fake_ibm.delay("GET /backends/{name}/status", seconds=30, times=1)
 
         started = time.monotonic()
-        with pytest.raises(IbmTransientError, match="did not answer in time") as raised:
-            await client.device_status(DEVICE)
+        late = client.device_status(DEVICE)
+        await refusal(late, IbmTransientError, fake_ibm, match="did not answer in time")
         assert time.monotonic() - started < 3.5
-        clean(raised.value, fake_ibm)
 
         status = await client.device_status(DEVICE)
         assert status.operational
         assert fake_ibm.count("POST /identity/token") > exchanges  # a new service logged in
-    finally:
-        await client.close()
 
 
 async def test_calls_queued_behind_a_stuck_call_move_to_the_fresh_lane(
     fake_ibm: FakeIBM,
 ) -> None:
-    client = IbmClient(account(fake_ibm), lanes=1, call_timeout=3)
-    try:
+    async with one_lane(fake_ibm, call_timeout=3) as client:
         await client.connect()
         fake_ibm.delay("GET /backends/{name}/status", seconds=30, times=1)
         stuck = asyncio.create_task(client.device_status(DEVICE))
@@ -333,8 +324,6 @@ async def test_calls_queued_behind_a_stuck_call_move_to_the_fresh_lane(
         properties = await queued
         assert properties is not None
         assert properties["backend_name"] == DEVICE
-    finally:
-        await client.close()
 
 
 async def test_closed_client_refuses_calls(fake_ibm: FakeIBM, client: IbmClient) -> None:

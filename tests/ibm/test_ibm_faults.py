@@ -14,29 +14,39 @@ import itertools
 import logging
 import threading
 import time
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import pytest
-from qiskit import QuantumCircuit, transpile
 
 from ibmq_gateway.client import GatewayProvider
 from ibmq_gateway.server.embedded import EmbeddedGateway
 from ibmq_gateway.server.executors.ibm import IbmExecutor
 from ibmq_gateway.server.executors.ibm_client import IbmAccount, IbmClient
-from ibmq_gateway.v1 import job_pb2, job_service_pb2
-from tests.helpers import connect, qpy_bytes, submit, wait_final, watch
+from tests.helpers import connect, wait_final
 from tests.ibm.conftest import ibm_settings
+from tests.ibm.helpers import IBM_DEVICE as DEVICE
+from tests.ibm.helpers import (
+    bell_for,
+    cancel,
+    get_job,
+    provider_id,
+    sent,
+    snapshot_when,
+    state_name,
+    submit_to_ibm,
+    tagged,
+    until,
+)
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Iterator
+    from collections.abc import Iterator
     from pathlib import Path
 
+    from ibmq_gateway.v1 import job_pb2
     from tests.helpers import Stubs
     from tests.ibm.fake import FakeIBM
-    from tests.ibm.fake.jobs import Job as FakeJob
     from tests.ibm.fake.server import RecordedRequest
 
-DEVICE = "ibm_fake_manila"
 SHOTS = 400
 CLIENT_ATTEMPTS = 6
 """qiskit-ibm-runtime's own tries of one request on a 5xx: the first and 5 retries."""
@@ -45,31 +55,6 @@ pytestmark = pytest.mark.filterwarnings("ignore:The SamplerV2 class is deprecate
 
 
 # -- helpers ----------------------------------------------------------------------------------
-
-
-def bell() -> QuantumCircuit:
-    circuit = QuantumCircuit(2, 2, name="bell")
-    circuit.h(0)
-    circuit.cx(0, 1)
-    circuit.measure([0, 1], [0, 1])
-    return circuit
-
-
-def device_circuit(address: str) -> job_pb2.Circuit:
-    """A Bell pair transpiled to the IBM device's target, ready to submit."""
-    backend = GatewayProvider(address).get_backend(DEVICE)
-    return job_pb2.Circuit(qpy=qpy_bytes(transpile(bell(), backend, seed_transpiler=3)))
-
-
-def submit_bell(stubs: Stubs, circuit: job_pb2.Circuit) -> job_pb2.Job:
-    run_options = job_pb2.RunOptions(shots=SHOTS)
-    job: job_pb2.Job = submit(stubs, DEVICE, circuit, run_options=run_options).job
-    return job
-
-
-def tagged(fake: FakeIBM, job_id: str) -> list[FakeJob]:
-    """The fake's IBM jobs carrying the gateway job's tag."""
-    return [job for job in fake.board.all() if f"ibmq-gateway:{job_id}" in job.tags]
 
 
 def tag_lookups(fake: FakeIBM, job_id: str) -> list[RecordedRequest]:
@@ -90,10 +75,9 @@ def assert_completed_once(
 ) -> job_pb2.Job:
     """The job ends COMPLETED with a Bell pair's counts, as exactly one tagged IBM job."""
     final = wait_final(stubs, job_id)
-    assert job_pb2.JobState.Name(final.state) == "JOB_STATE_COMPLETED", final.error
-    ibm_jobs = tagged(fake, job_id)
-    assert [job.id for job in ibm_jobs] == [final.provider_job_id]
-    assert ibm_jobs[0].status == "Completed"
+    assert state_name(final) == "COMPLETED", final.error
+    assert tagged(fake, job_id) == [final.provider_job_id]
+    assert fake.job(final.provider_job_id).status == "Completed"
     backend = GatewayProvider(gateway.address).get_backend(DEVICE)
     counts = backend.retrieve_job(job_id).result(timeout=30).get_counts()
     assert sum(counts.values()) == SHOTS
@@ -101,35 +85,30 @@ def assert_completed_once(
     return final
 
 
-def until(
-    stubs: Stubs, job_id: str, wanted: Callable[[job_pb2.Job], bool], timeout: float = 30
+def assert_completed_through_storm(
+    gateway: EmbeddedGateway, fake: FakeIBM, route: str, *, times: int, status: int
 ) -> job_pb2.Job:
-    """The first snapshot on the job's stream that satisfies ``wanted``."""
-    stream = watch(stubs, job_id, timeout=timeout)
-    try:
-        for message in stream:
-            if message.HasField("event") and wanted(message.event.job):
-                job: job_pb2.Job = message.event.job
-                return job
-    finally:
-        stream.cancel()
-    raise AssertionError(f"the stream of {job_id} ended before the awaited snapshot")
+    """A job sent while IBM answers the next ``times`` requests to ``route`` with ``status``
+    completes as one IBM job (see ``assert_completed_once``); returns its final snapshot."""
+    stubs = connect(gateway.address)
+    circuit = bell_for(gateway.address)
+    fake.fail_next(route, times=times, status=status)
+    job_id = submit_to_ibm(stubs, circuit, SHOTS)
+    return assert_completed_once(gateway, fake, stubs, job_id)
 
 
-def eventually(check: Callable[[], Any], timeout: float = 20.0, what: str = "") -> Any:
-    """Polls ``check`` until it returns something true; fails after ``timeout`` seconds."""
-    deadline = time.monotonic() + timeout
-    while True:
-        found = check()
-        if found:
-            return found
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what or check}")
-        time.sleep(0.05)
-
-
-def state_name(job: job_pb2.Job) -> str:
-    return job_pb2.JobState.Name(job.state).removeprefix("JOB_STATE_")
+def assert_error_running(
+    stubs: Stubs, fake: FakeIBM, job_id: str, *, code: int, reason: str, says: str, ibm: str
+) -> job_pb2.Job:
+    """The job ends in ERROR_RUNNING_JOB with ``code`` and ``reason``, its message saying
+    ``says``, and its IBM job in status ``ibm``; returns its final snapshot."""
+    final = wait_final(stubs, job_id)
+    assert state_name(final) == "ERROR_RUNNING_JOB"
+    assert final.error.code == code
+    assert final.error.reason == reason
+    assert says in final.error.message
+    assert fake.job(final.provider_job_id).status == ibm
+    return final
 
 
 @pytest.fixture
@@ -147,16 +126,14 @@ def quick_gateway(fake_ibm: FakeIBM, tmp_path: Path) -> Iterator[EmbeddedGateway
 def test_a_5xx_storm_on_submit_outlasts_the_clients_retries(
     ibm_gateway: EmbeddedGateway, fake_ibm: FakeIBM
 ) -> None:
-    stubs = connect(ibm_gateway.address)
-    circuit = device_circuit(ibm_gateway.address)
-    fake_ibm.fail_next("POST /jobs", times=CLIENT_ATTEMPTS, status=503)
-    job = submit_bell(stubs, circuit)
-    assert_completed_once(ibm_gateway, fake_ibm, stubs, job.id)
+    final = assert_completed_through_storm(
+        ibm_gateway, fake_ibm, "POST /jobs", times=CLIENT_ATTEMPTS, status=503
+    )
     sends = fake_ibm.requests_to("POST /jobs")
     # The client's own tries all failed, so the executor tried again: it looked for the tag
     # once more (IBM might have taken a failed send), then sent once, successfully.
     assert [request.status for request in sends] == [503] * CLIENT_ATTEMPTS + [200]
-    lookups = tag_lookups(fake_ibm, job.id)
+    lookups = tag_lookups(fake_ibm, final.id)
     assert len(lookups) == 2
     assert sends[-2].at < lookups[1].at < sends[-1].at
 
@@ -165,11 +142,9 @@ def test_a_5xx_storm_on_submit_outlasts_the_clients_retries(
 def test_a_5xx_storm_on_polls_is_outlasted(
     quick_gateway: EmbeddedGateway, fake_ibm: FakeIBM
 ) -> None:
-    stubs = connect(quick_gateway.address)
-    circuit = device_circuit(quick_gateway.address)
-    fake_ibm.fail_next("GET /jobs/{id}", times=2 * CLIENT_ATTEMPTS, status=503)
-    job = submit_bell(stubs, circuit)
-    final = assert_completed_once(quick_gateway, fake_ibm, stubs, job.id)
+    final = assert_completed_through_storm(
+        quick_gateway, fake_ibm, "GET /jobs/{id}", times=2 * CLIENT_ATTEMPTS, status=503
+    )
     polls = polls_of(fake_ibm, final.provider_job_id)
     assert sum(request.status == 503 for request in polls) == 2 * CLIENT_ATTEMPTS
     assert polls[-1].status == 200
@@ -180,11 +155,9 @@ def test_a_5xx_storm_on_polls_is_outlasted(
 def test_a_5xx_storm_on_results_is_outlasted(
     quick_gateway: EmbeddedGateway, fake_ibm: FakeIBM
 ) -> None:
-    stubs = connect(quick_gateway.address)
-    circuit = device_circuit(quick_gateway.address)
-    fake_ibm.fail_next("GET /jobs/{id}/results", times=2 * CLIENT_ATTEMPTS, status=502)
-    job = submit_bell(stubs, circuit)
-    assert_completed_once(quick_gateway, fake_ibm, stubs, job.id)
+    assert_completed_through_storm(
+        quick_gateway, fake_ibm, "GET /jobs/{id}/results", times=2 * CLIENT_ATTEMPTS, status=502
+    )
     reads = fake_ibm.requests_to("GET /jobs/{id}/results")
     assert [r.status for r in reads][: 2 * CLIENT_ATTEMPTS] == [502] * 2 * CLIENT_ATTEMPTS
     assert 200 in [r.status for r in reads]
@@ -217,14 +190,14 @@ def test_a_send_past_its_deadline_is_waited_for_not_sent_again(
     again then would make a second IBM job, so the gateway waits for the send's answer."""
     with short_send_gateway(fake_ibm, tmp_path / "state", submit_timeout=1.0) as gateway:
         stubs = connect(gateway.address)
-        circuit = device_circuit(gateway.address)
+        circuit = bell_for(gateway.address)
         fake_ibm.delay("POST /jobs", seconds=2.5, times=1)
-        job = submit_bell(stubs, circuit)
-        final = assert_completed_once(gateway, fake_ibm, stubs, job.id)
+        job_id = submit_to_ibm(stubs, circuit, SHOTS)
+        final = assert_completed_once(gateway, fake_ibm, stubs, job_id)
         sends = fake_ibm.requests_to("POST /jobs")
         assert len(sends) == 1 and sends[0].seconds >= 2.4  # answered past the deadline
-        assert len(tag_lookups(fake_ibm, job.id)) == 1  # the look before the send only
-        assert fake_ibm.job(final.provider_job_id).tags == [f"ibmq-gateway:{job.id}"]
+        assert len(tag_lookups(fake_ibm, job_id)) == 1  # the look before the send only
+        assert fake_ibm.job(final.provider_job_id).tags == [f"ibmq-gateway:{job_id}"]
 
 
 def test_a_job_cancelled_while_its_send_is_in_flight_is_cancelled_at_ibm(
@@ -233,15 +206,14 @@ def test_a_job_cancelled_while_its_send_is_in_flight_is_cancelled_at_ibm(
     fake_ibm.queue_seconds = 30.0
     with short_send_gateway(fake_ibm, tmp_path / "state", submit_timeout=30.0) as gateway:
         stubs = connect(gateway.address)
-        circuit = device_circuit(gateway.address)
+        circuit = bell_for(gateway.address)
         fake_ibm.delay("POST /jobs", seconds=2.0, times=1)
-        job = submit_bell(stubs, circuit)
-        eventually(lambda: tag_lookups(fake_ibm, job.id), what="the send to begin")
-        cancelled = stubs.jobs.CancelJob(job_service_pb2.CancelJobRequest(job_id=job.id)).job
-        assert job_pb2.JobState.Name(cancelled.state) == "JOB_STATE_CANCELLED"
+        job_id = submit_to_ibm(stubs, circuit, SHOTS)
+        until(lambda: tag_lookups(fake_ibm, job_id), "the send begins")
+        cancel(stubs, job_id)
         # The send lands after the cancel; the gateway cancels what it created.
-        ibm_job = eventually(lambda: tagged(fake_ibm, job.id), what="IBM to take the send")[0]
-        eventually(lambda: ibm_job.status == "Cancelled", what="the IBM job to be cancelled")
+        ibm_id = until(lambda: tagged(fake_ibm, job_id), "IBM takes the send")[0]
+        until(lambda: fake_ibm.job(ibm_id).status == "Cancelled", "the IBM job is cancelled")
         assert fake_ibm.count("POST /jobs") == 1
 
 
@@ -252,24 +224,21 @@ def test_a_job_ibm_failed_ends_in_error_with_ibms_reason_and_code(
     ibm_gateway: EmbeddedGateway, fake_ibm: FakeIBM
 ) -> None:
     stubs = connect(ibm_gateway.address)
-    circuit = device_circuit(ibm_gateway.address)
+    circuit = bell_for(ibm_gateway.address)
     fake_ibm.next_jobs_fail(reason="Qubit 3 lost its calibration", reason_code=1517)
     fake_ibm.next_jobs_fail(reason="Internal error in the control system")
     # The fake hands endings out in the order jobs reach it: send one at a time.
-    with_code = submit_bell(stubs, circuit)
-    until(stubs, with_code.id, lambda snapshot: bool(snapshot.provider_job_id))
-    without_code = submit_bell(stubs, circuit)
-    for job, code in ((with_code, 1517), (without_code, 2100)):
-        final = wait_final(stubs, job.id)
-        assert state_name(final) == "ERROR_RUNNING_JOB"
-        assert final.error.code == code
-        assert final.error.reason == "IBM_JOB_FAILED"
+    with_code = submit_to_ibm(stubs, circuit, SHOTS)
+    snapshot_when(stubs, with_code, sent)
+    without_code = submit_to_ibm(stubs, circuit, SHOTS)
+    for job_id, code, says in (
+        (with_code, 1517, "Qubit 3 lost its calibration"),
+        (without_code, 2100, "Internal error in the control system"),
+    ):
+        final = assert_error_running(
+            stubs, fake_ibm, job_id, code=code, reason="IBM_JOB_FAILED", says=says, ibm="Failed"
+        )
         assert final.provider_job_id in final.error.message
-        assert fake_ibm.job(final.provider_job_id).status == "Failed"
-    assert "Qubit 3 lost its calibration" in wait_final(stubs, with_code.id).error.message
-    assert (
-        "Internal error in the control system" in wait_final(stubs, without_code.id).error.message
-    )
     assert fake_ibm.count("POST /jobs") == 2
 
 
@@ -277,15 +246,12 @@ def test_a_job_ibm_stopped_at_its_time_limit_ends_in_error_1305(
     ibm_gateway: EmbeddedGateway, fake_ibm: FakeIBM
 ) -> None:
     stubs = connect(ibm_gateway.address)
-    circuit = device_circuit(ibm_gateway.address)
     fake_ibm.next_jobs_run_too_long()
-    job = submit_bell(stubs, circuit)
-    final = wait_final(stubs, job.id)
-    assert state_name(final) == "ERROR_RUNNING_JOB"
-    assert final.error.code == 1305
-    assert final.error.reason == "RAN_TOO_LONG"
-    assert "ran past its maximum execution time" in final.error.message
-    assert fake_ibm.job(final.provider_job_id).status == "Cancelled"
+    job_id = submit_to_ibm(stubs, bell_for(ibm_gateway.address), SHOTS)
+    says = "ran past its maximum execution time"
+    assert_error_running(
+        stubs, fake_ibm, job_id, code=1305, reason="RAN_TOO_LONG", says=says, ibm="Cancelled"
+    )
 
 
 # -- 4. cancels ------------------------------------------------------------------------------
@@ -295,14 +261,12 @@ def test_cancelling_a_job_waiting_at_ibm_cancels_it_there_once(
     ibm_gateway: EmbeddedGateway, fake_ibm: FakeIBM
 ) -> None:
     stubs = connect(ibm_gateway.address)
-    circuit = device_circuit(ibm_gateway.address)
+    circuit = bell_for(ibm_gateway.address)
     fake_ibm.queue_seconds = 60.0
-    job = submit_bell(stubs, circuit)
-    sent = until(stubs, job.id, lambda snapshot: bool(snapshot.provider_job_id))
-    ibm_id = sent.provider_job_id
-    cancelled = stubs.jobs.CancelJob(job_service_pb2.CancelJobRequest(job_id=job.id)).job
-    assert state_name(cancelled) == "CANCELLED"
-    eventually(lambda: fake_ibm.job(ibm_id).status == "Cancelled", what="the cancel at IBM")
+    job_id = submit_to_ibm(stubs, circuit, SHOTS)
+    ibm_id = snapshot_when(stubs, job_id, sent).provider_job_id
+    cancel(stubs, job_id)
+    until(lambda: fake_ibm.job(ibm_id).status == "Cancelled", "the cancel reaches IBM")
     cancels = fake_ibm.requests_to("POST /jobs/{id}/cancel")
     assert [(r.path.rsplit("/", 2)[-2], r.status) for r in cancels] == [(ibm_id, 204)]
     # The gateway stops polling the job (the poll ceiling is 2 s), and it stays CANCELLED.
@@ -310,8 +274,7 @@ def test_cancelling_a_job_waiting_at_ibm_cancels_it_there_once(
     time.sleep(2.5)
     assert len(polls_of(fake_ibm, ibm_id)) == polled
     assert fake_ibm.count("POST /jobs/{id}/cancel") == 1
-    latest = stubs.jobs.GetJob(job_service_pb2.GetJobRequest(job_id=job.id)).job
-    assert state_name(latest) == "CANCELLED"
+    assert state_name(get_job(stubs, job_id)) == "CANCELLED"
 
 
 @pytest.mark.slow
@@ -320,23 +283,21 @@ def test_cancelling_a_job_ibm_finished_unseen_is_a_harmless_409(
 ) -> None:
     caplog.set_level(logging.INFO)
     stubs = connect(ibm_gateway.address)
-    circuit = device_circuit(ibm_gateway.address)
+    circuit = bell_for(ibm_gateway.address)
     fake_ibm.delay("GET /jobs/{id}", seconds=5.0)  # every poll is held 5 s
-    job = submit_bell(stubs, circuit)
-    ibm_id = until(stubs, job.id, lambda snapshot: bool(snapshot.provider_job_id)).provider_job_id
-    eventually(lambda: fake_ibm.job(ibm_id).status == "Completed", what="IBM to finish the job")
-    cancelled = stubs.jobs.CancelJob(job_service_pb2.CancelJobRequest(job_id=job.id)).job
-    assert state_name(cancelled) == "CANCELLED"
-    cancels = eventually(lambda: fake_ibm.requests_to("POST /jobs/{id}/cancel"), what="a cancel")
+    job_id = submit_to_ibm(stubs, circuit, SHOTS)
+    ibm_id = snapshot_when(stubs, job_id, sent).provider_job_id
+    until(lambda: fake_ibm.job(ibm_id).status == "Completed", "IBM finishes the job")
+    cancel(stubs, job_id)
+    cancels = until(lambda: fake_ibm.requests_to("POST /jobs/{id}/cancel"), "a cancel is sent")
     assert [r.status for r in cancels] == [409]
     fake_ibm.clear_faults()
     # The held poll saw DONE after the cancel: the job stays CANCELLED, with no result.
-    eventually(lambda: polls_of(fake_ibm, ibm_id), what="the held poll to end")
-    latest = stubs.jobs.GetJob(job_service_pb2.GetJobRequest(job_id=job.id)).job
-    assert state_name(latest) == "CANCELLED"
+    until(lambda: polls_of(fake_ibm, ibm_id), "the held poll ends")
+    assert state_name(get_job(stubs, job_id)) == "CANCELLED"
     # Nothing crashed: the next job runs, and no background task failed.
-    later = submit_bell(stubs, circuit)
-    assert_completed_once(ibm_gateway, fake_ibm, stubs, later.id)
+    later = submit_to_ibm(stubs, circuit, SHOTS)
+    assert_completed_once(ibm_gateway, fake_ibm, stubs, later)
     assert fake_ibm.count("POST /jobs/{id}/cancel") == 1
     failures = [r for r in caplog.records if r.levelno >= logging.ERROR]
     assert not failures, [r.getMessage() for r in failures]
@@ -351,15 +312,14 @@ def test_ten_watchers_share_one_poller_that_backs_off(fake_ibm: FakeIBM, tmp_pat
     settings = ibm_settings(tmp_path / "state", fake_ibm, ibm_poll_ceiling=3.0)
     with EmbeddedGateway(settings) as gateway:
         stubs = connect(gateway.address)
-        circuit = device_circuit(gateway.address)
-        job = submit_bell(stubs, circuit)
+        job_id = submit_to_ibm(stubs, bell_for(gateway.address), SHOTS)
         finals: list[str] = []
         lock = threading.Lock()
 
         def follow() -> None:
             own = connect(gateway.address)
             try:
-                final = wait_final(own, job.id)
+                final = wait_final(own, job_id)
                 with lock:
                     finals.append(state_name(final))
             finally:
@@ -371,8 +331,7 @@ def test_ten_watchers_share_one_poller_that_backs_off(fake_ibm: FakeIBM, tmp_pat
         for watcher in watchers:
             watcher.join(40)
         assert finals == ["COMPLETED"] * 10
-        ibm_id = stubs.jobs.GetJob(job_service_pb2.GetJobRequest(job_id=job.id)).job
-        polls = polls_of(fake_ibm, ibm_id.provider_job_id)
+        polls = polls_of(fake_ibm, provider_id(stubs, job_id))
     moments = [request.at for request in polls]
     gaps = [later - earlier for earlier, later in itertools.pairwise(moments)]
     assert len(polls) >= 4, gaps

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from typing import TYPE_CHECKING
 
 import grpc
@@ -10,11 +9,12 @@ import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from ibmq_gateway.server.embedded import EmbeddedGateway
-from ibmq_gateway.v1 import backend_service_pb2, job_pb2, job_service_pb2
+from ibmq_gateway.server.executors import ibm
+from ibmq_gateway.v1 import backend_service_pb2, job_pb2
 from tests.helpers import connect, details, submit, wait_final
 from tests.ibm.conftest import ibm_settings
 from tests.ibm.helpers import IBM_DEVICE as DEVICE
-from tests.ibm.helpers import bell_for
+from tests.ibm.helpers import bell_for, get_job, until
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -51,24 +51,29 @@ def test_a_refused_key_makes_ibm_not_serving_and_leaves_local_backends_working(
         assert job_pb2.JobState.Name(wait_final(stubs, local.id).state) == "JOB_STATE_COMPLETED"
 
 
-def test_a_key_revoked_while_serving_turns_ibm_unhealthy(
-    ibm_gateway: EmbeddedGateway, fake_ibm: FakeIBM
+def test_a_key_revoked_while_serving_turns_ibm_unhealthy_until_ibm_takes_it_again(
+    ibm_gateway: EmbeddedGateway, fake_ibm: FakeIBM, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    # Minutes in production; seconds here.
+    monkeypatch.setattr(ibm, "AUTH_RETRY_S", 0.5)
+    monkeypatch.setattr(ibm, "UNREACHABLE_RETRY_S", 0.5)
     assert health(ibm_gateway.address, "ibm") == SERVING
     circuit = bell_for(ibm_gateway.address)
     fake_ibm.reject_api_key()
     stubs = connect(ibm_gateway.address)
     # The next call to IBM (sending this job) meets the refusal; the job waits, queued.
     job = submit(stubs, DEVICE, circuit).job
-    deadline = time.monotonic() + 30
-    while health(ibm_gateway.address, "ibm") != NOT_SERVING:
-        assert time.monotonic() < deadline, "health never turned NOT_SERVING"
-        time.sleep(0.1)
+    until(lambda: health(ibm_gateway.address, "ibm") == NOT_SERVING, "health turns NOT_SERVING")
     backend = stubs.backends.GetBackend(backend_service_pb2.GetBackendRequest(name=DEVICE))
     assert not backend.backend.status.operational
     assert "API key" in backend.backend.status.status_msg
     with pytest.raises(grpc.RpcError) as refused:
         submit(stubs, DEVICE, circuit)
     assert refused.value.code() == grpc.StatusCode.UNAVAILABLE
-    waiting = stubs.jobs.GetJob(job_service_pb2.GetJobRequest(job_id=job.id)).job
-    assert job_pb2.JobState.Name(waiting.state) == "JOB_STATE_QUEUED"
+    assert job_pb2.JobState.Name(get_job(stubs, job.id).state) == "JOB_STATE_QUEUED"
+    # IBM takes the key again: the gateway notices by itself, and the waiting job runs.
+    fake_ibm.accept_api_key()
+    until(lambda: health(ibm_gateway.address, "ibm") == SERVING, "health turns SERVING again")
+    final = wait_final(stubs, job.id)
+    assert job_pb2.JobState.Name(final.state) == "JOB_STATE_COMPLETED"
+    assert fake_ibm.count("POST /jobs") == 1

@@ -12,7 +12,7 @@ from ibmq_gateway.v1 import job_pb2, job_service_pb2
 from tests.helpers import connect, submit, wait_final
 from tests.ibm.conftest import ibm_settings
 from tests.ibm.helpers import IBM_DEVICE as DEVICE
-from tests.ibm.helpers import bell_for, provider_id, tagged, until
+from tests.ibm.helpers import bell_for, provider_id, submit_to_ibm, tagged, until
 from tests.server.test_process import Served, _free_port
 
 if TYPE_CHECKING:
@@ -29,16 +29,15 @@ def test_a_job_waiting_at_ibm_is_reattached_after_a_restart(
     fake_ibm.queue_seconds = 3.0
     with EmbeddedGateway(ibm_settings(tmp_path / "state", fake_ibm)) as gateway:
         stubs = connect(gateway.address)
-        job = submit(stubs, DEVICE, bell_for(gateway.address), run_options={"shots": 300}).job
-        until(lambda: provider_id(stubs, job.id), "IBM's id is recorded")
-        sent_as = provider_id(stubs, job.id)
+        job_id = submit_to_ibm(stubs, bell_for(gateway.address), shots=300)
+        sent_as = until(lambda: provider_id(stubs, job_id), "IBM's id is recorded")
         gateway.restart()
         stubs = connect(gateway.address)
-        final = wait_final(stubs, job.id)
+        final = wait_final(stubs, job_id)
         assert job_pb2.JobState.Name(final.state) == "JOB_STATE_COMPLETED"
         assert final.provider_job_id == sent_as
         assert fake_ibm.count("POST /jobs") == 1
-        result = stubs.jobs.GetJobResult(job_service_pb2.GetJobResultRequest(job_id=job.id))
+        result = stubs.jobs.GetJobResult(job_service_pb2.GetJobResultRequest(job_id=job_id))
         counts = result.result.results[0].counts
         assert sum(counts.values()) == 300
 

@@ -10,7 +10,7 @@ from collections import Counter
 from typing import TYPE_CHECKING
 
 import pytest
-from qiskit import ClassicalRegister, QuantumCircuit, QuantumRegister, transpile
+from qiskit import ClassicalRegister, QuantumCircuit, QuantumRegister
 from qiskit.exceptions import QiskitError
 from qiskit.primitives import (
     BackendSamplerV2,
@@ -23,6 +23,7 @@ from qiskit_aer import AerSimulator
 from qiskit_ibm_runtime.fake_provider import FakeManilaV2
 
 from ibmq_gateway.server.executors.ibm_results import sampler_to_result
+from tests.ibm.helpers import sampler_bell
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -169,11 +170,7 @@ def test_a_register_missing_from_the_pub_is_an_error() -> None:
 
 def test_a_real_sampler_result_from_a_noisy_fake_device() -> None:
     device = FakeManilaV2()
-    bell = QuantumCircuit(2, name="bell")
-    bell.h(0)
-    bell.cx(0, 1)
-    bell.measure_all()
-    circuit = transpile(bell, device, optimization_level=1, seed_transpiler=7)
+    circuit = sampler_bell(device)
     sampler = BackendSamplerV2(
         backend=AerSimulator.from_backend(device), options={"seed_simulator": SEED}
     )
