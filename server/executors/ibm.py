@@ -26,7 +26,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from ibmq_gateway.server.executors.base import (
@@ -37,20 +37,17 @@ from ibmq_gateway.server.executors.base import (
     Executor,
     RetryLater,
 )
-from ibmq_gateway.server.executors.ibm_client import (
-    IbmAccount,
+from ibmq_gateway.server.executors.ibm_client import IbmAccount, IbmClient
+from ibmq_gateway.server.executors.ibm_devices import IbmDevices
+from ibmq_gateway.server.executors.ibm_errors import (
     IbmAuthError,
-    IbmClient,
     IbmError,
-    IbmJobState,
     IbmRateLimitedError,
     IbmRejectedError,
 )
-from ibmq_gateway.server.executors.ibm_devices import IbmDevices
+from ibmq_gateway.server.executors.ibm_jobs import Follower, failure
 from ibmq_gateway.server.executors.ibm_poller import IbmPoller
 from ibmq_gateway.server.executors.ibm_results import sampler_to_result
-from ibmq_gateway.server.model import QueueInfo
-from ibmq_gateway.server.transitions import moved
 
 if TYPE_CHECKING:
     from qiskit import QuantumCircuit
@@ -63,11 +60,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 TAG_PREFIX = "ibmq-gateway:"
-RAN_TOO_LONG = 1305
-"""IBM's reason code for a job stopped at its maximum execution time."""
-IBM_JOB_FAILED = 2100
 IBM_REFUSED_JOB = 2101
-CANCELLED_AT_IBM = 2102
 UNREACHABLE_RETRY_S = 60.0
 """How long a job that could not be sent waits before the next try."""
 SEND_ATTEMPTS = 4
@@ -137,13 +130,14 @@ class IbmExecutor(Executor):
         return self._devices.properties(backend)
 
     async def run(self, job: Job, circuits: list[QuantumCircuit], reporter: RunReporter) -> Result:
-        follower = _Follower(self, job, reporter)
+        follower = Follower(self._devices, job, reporter, self._reachable_again)
         ibm_id = job.provider_job_id or await self._send(job, circuits, reporter, follower)
         self._sent[job.id] = ibm_id
         final = await self._poller.until_final(ibm_id, follower.observe)
         self._sent.pop(job.id, None)
         if final.status != "DONE":
-            raise _failure(ibm_id, final)
+            raise failure(ibm_id, final)
+        self._spawn(self._learn_times(job.backend, ibm_id))
         # Polls may miss a short RUNNING; a job that is done has run.
         await reporter.running()
         return await self._result(job, ibm_id, circuits)
@@ -226,7 +220,7 @@ class IbmExecutor(Executor):
         job: Job,
         circuits: list[QuantumCircuit],
         reporter: RunReporter,
-        follower: _Follower,
+        follower: Follower,
     ) -> str:
         """Sends the job to IBM (unless IBM has it already) and records IBM's id."""
         tag = gateway_tag(job.id)
@@ -297,6 +291,18 @@ class IbmExecutor(Executor):
             memory=bool(job.run_options.memory),
         )
 
+    async def _learn_times(self, backend: str, ibm_id: str) -> None:
+        """Folds how long the job waited at IBM and ran into the device's estimates."""
+        try:
+            times = await self._client.times(ibm_id)
+        except IbmError as error:
+            log.info("IBM job %s's timestamps are not to be had: %s", ibm_id, error)
+            return
+        if times.created and times.running:
+            self._devices.record_wait(backend, (times.running - times.created).total_seconds())
+        if times.running and times.finished:
+            self._devices.record_run(backend, (times.finished - times.running).total_seconds())
+
     async def _cancel_at_ibm(self, ibm_id: str) -> None:
         for pause in (1.0, 5.0, 30.0, None):
             try:
@@ -325,63 +331,6 @@ class IbmExecutor(Executor):
         task = asyncio.get_running_loop().create_task(coroutine)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
-
-
-class _Follower:
-    """Turns the IBM states of one job into the gateway job's changes."""
-
-    def __init__(self, executor: IbmExecutor, job: Job, reporter: RunReporter) -> None:
-        self._executor = executor
-        self._job = job
-        self._reporter = reporter
-        self._queue: QueueInfo | None = None
-
-    async def at_ibm(self) -> None:
-        """The job was just sent: it leaves the gateway's queue for IBM's."""
-        self._queue = self._queue_info()
-        await self._reporter.queued(self._queue)
-
-    async def observe(self, state: IbmJobState) -> None:
-        self._executor._reachable_again()
-        if state.status == "RUNNING":
-            await self._reporter.running()
-        elif state.status == "QUEUED":
-            info = self._queue_info()
-            if self._queue is None or moved(self._queue, info):
-                self._queue = info
-                await self._reporter.queued(info)
-
-    def _queue_info(self) -> QueueInfo:
-        """IBM's queue for the device: how many wait there, and its wait estimate."""
-        status = self._executor._devices.status(self._job.backend)
-        if status is None:
-            return QueueInfo(scope="provider")
-        start = None
-        if status.wait_seconds is not None:
-            start = datetime.now(UTC) + timedelta(seconds=status.wait_seconds)
-        return QueueInfo(
-            position=status.queue_length or None, estimated_start=start, scope="provider"
-        )
-
-
-def _failure(ibm_id: str, state: IbmJobState) -> ExecutionError:
-    if state.status == "CANCELLED":
-        return ExecutionError(
-            CANCELLED_AT_IBM,
-            "CANCELLED_AT_IBM",
-            f"IBM job {ibm_id} was cancelled at IBM Quantum, not through the gateway",
-        )
-    if state.reason_code == RAN_TOO_LONG:
-        return ExecutionError(
-            RAN_TOO_LONG,
-            "RAN_TOO_LONG",
-            f"IBM job {ibm_id} ran past its maximum execution time and was stopped "
-            f"(IBM error code 1305): {state.reason}",
-        )
-    code = state.reason_code or IBM_JOB_FAILED
-    return ExecutionError(
-        code, "IBM_JOB_FAILED", f"IBM job {ibm_id} failed: {state.reason or 'no reason given'}"
-    )
 
 
 def _auth_problem(error: IbmAuthError) -> str:

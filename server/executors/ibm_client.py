@@ -11,7 +11,7 @@ nobody knows whether IBM took the job. A send that misses its deadline still fre
 for other calls, but ``submit`` waits for its outcome (the client's own 900 s read timeout
 bounds it), and ``send_outcome`` lets a cancel wait for a send in flight.
 
-Client exceptions become the ``IbmError`` classes below in one place, ``translate``; their
+Client exceptions become ``IbmError`` kinds in one place, ``ibm_errors.translate``; their
 messages never contain the API key. qiskit-ibm-runtime is imported lazily (it costs ~1 s).
 """
 
@@ -19,24 +19,27 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import re
 import threading
 import warnings
 from concurrent.futures import Future
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import urlsplit
 
+from ibmq_gateway.server.executors.ibm_errors import (
+    IbmError,
+    IbmRejectedError,
+    IbmTransientError,
+    translate,
+)
 from ibmq_gateway.server.executors.ibm_lanes import (
     Lane,
     LanePool,
     LaneTimeout,
     describe,
-    exception_chain,
     failure,
-    http_facts,
     json_ready,
-    message_of,
     normalize_status,
 )
 
@@ -52,7 +55,6 @@ T = TypeVar("T")
 log = logging.getLogger(__name__)
 
 BACKENDS_KEY = "ibm:backends"  # devices, their status and calibration share one lane
-DEFAULT_RETRY_AFTER = 60.0  # seconds, when a 429 carries no usable Retry-After
 _SAMPLER_WARNING_LOCK = threading.Lock()  # catch_warnings swaps process-wide filters
 
 
@@ -64,34 +66,6 @@ class IbmAccount:
     instance: str  # CRN or instance name
     api_url: str | None = None
     """Quantum API base (e.g. ``http://127.0.0.1:PORT/api/v1``); None: IBM's own resolution."""
-
-
-class IbmError(Exception):
-    """IBM Quantum could not do what was asked; ``message`` says what to do about it."""
-
-    def __init__(self, message: str) -> None:
-        super().__init__(message)
-        self.message = message
-
-
-class IbmTransientError(IbmError):
-    """IBM failed or did not answer in time (5xx, retries exhausted, network, timeout)."""
-
-
-class IbmRateLimitedError(IbmError):
-    """IBM refused for now (429, code 1202); retry after ``retry_after`` seconds."""
-
-    def __init__(self, message: str, retry_after: float = DEFAULT_RETRY_AFTER) -> None:
-        super().__init__(message)
-        self.retry_after = retry_after
-
-
-class IbmAuthError(IbmError):
-    """The API key is wrong or revoked, or cannot use the instance."""
-
-
-class IbmRejectedError(IbmError):
-    """IBM refused the request itself (bad circuit, unknown backend or job): don't retry."""
 
 
 @dataclass(frozen=True)
@@ -119,6 +93,15 @@ class IbmJobState:
     status: str  # QUEUED, RUNNING, DONE, CANCELLED or ERROR
     reason: str = ""
     reason_code: int | None = None
+
+
+@dataclass(frozen=True)
+class IbmJobTimes:
+    """When IBM says a job was created, started running and finished (None: not yet)."""
+
+    created: datetime | None
+    running: datetime | None
+    finished: datetime | None
 
 
 class IbmClient:
@@ -280,6 +263,18 @@ class IbmClient:
 
         return await self._call(job_id, f"result of job {job_id}", result)
 
+    async def times(self, job_id: str) -> IbmJobTimes:
+        """The job's timestamps from IBM's metrics."""
+
+        def read(lane: Lane) -> IbmJobTimes:
+            stamps = lane.job(job_id).metrics().get("timestamps") or {}
+            created, running, finished = (
+                _moment(stamps.get(key)) for key in ("created", "running", "finished")
+            )
+            return IbmJobTimes(created, running, finished)
+
+        return await self._call(job_id, f"timestamps of job {job_id}", read)
+
     async def cancel(self, job_id: str) -> bool:
         """True if IBM cancelled the job; False if it was already final (HTTP 409)."""
 
@@ -339,6 +334,13 @@ class IbmClient:
 # -- what runs on a lane --------------------------------------------------------------------
 
 
+def _moment(text: object) -> datetime | None:
+    if not isinstance(text, str) or not text:
+        return None
+    moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
 def _device(backend: IBMBackend) -> IbmDevice:
     config = backend.configuration()
     return IbmDevice(
@@ -362,83 +364,3 @@ def _state(lane: Lane, job_id: str) -> IbmJobState:
     if status != "ERROR":
         return IbmJobState(status)
     return IbmJobState(status, *failure(job))
-
-
-# -- errors ---------------------------------------------------------------------------------
-
-_RATE_LIMIT_CODE = re.compile(r"""["']code["']\s*:\s*["']?1202\b""")
-
-
-def translate(error: BaseException, account: IbmAccount, what: str = "IBM call") -> IbmError:
-    """The ``IbmError`` for a client exception raised while doing ``what``; the only place
-    that classifies them. Messages name the call and never contain the API key."""
-    if isinstance(error, IbmError):
-        return error
-    detail = _detail(error, account.token)
-    if isinstance(error, ImportError):
-        return IbmError(f"qiskit-ibm-runtime is not usable here ({what}): {detail}")
-    import requests
-    from qiskit.providers.exceptions import QiskitBackendNotFoundError
-    from qiskit_ibm_runtime.accounts import InvalidAccountError
-    from qiskit_ibm_runtime.exceptions import (
-        IBMInputValueError,
-        IBMNotAuthorizedError,
-        RuntimeInvalidStateError,
-        RuntimeJobFailureError,
-        RuntimeJobMaxTimeoutError,
-        RuntimeJobNotFound,
-    )
-
-    chain = exception_chain(error)
-    status, retry_after = http_facts(chain)
-    text = " ".join(message_of(link) for link in chain)
-    network = any(
-        isinstance(link, requests.ConnectionError | requests.Timeout | ConnectionError)
-        for link in chain
-    )
-    how = f"{what}, HTTP {status}" if status not in (None, -1) else what
-    if status == 429 or _RATE_LIMIT_CODE.search(text):
-        wait = DEFAULT_RETRY_AFTER if retry_after is None else retry_after
-        return IbmRateLimitedError(
-            f"IBM Quantum is rate-limiting this API key ({what}, HTTP 429); "
-            f"retry in {wait:g} s. {detail}",
-            retry_after=wait,
-        )
-    if isinstance(error, InvalidAccountError) and (network or (status or 0) >= 500):
-        return IbmTransientError(
-            f"IBM Cloud could not check the API key ({how}); retry later. {detail}"
-        )
-    if (
-        isinstance(error, InvalidAccountError | IBMNotAuthorizedError)
-        or status in (401, 403)
-        or "does not have access to the instance" in text
-    ):
-        return IbmAuthError(
-            f"IBM Quantum refused the API key ({how}): it is wrong or revoked, or it cannot "
-            f"use instance {account.instance}. Check the gateway's IBM credentials. {detail}"
-        )
-    if network or (status is not None and (status >= 500 or status == -1)):
-        return IbmTransientError(f"IBM Quantum failed ({how}); retry later. {detail}")
-    rejected = (
-        QiskitBackendNotFoundError,
-        RuntimeJobNotFound,
-        RuntimeInvalidStateError,
-        RuntimeJobFailureError,
-        RuntimeJobMaxTimeoutError,
-        IBMInputValueError,
-        ValueError,
-        TypeError,
-    )
-    if (status is not None and 400 <= status < 500) or isinstance(error, rejected):
-        return IbmRejectedError(f"IBM Quantum refused the request ({how}): {detail}")
-    return IbmTransientError(f"IBM Quantum failed unexpectedly ({how}); retry later. {detail}")
-
-
-def _detail(error: BaseException, token: str) -> str:
-    """The client's own words (and the root cause's), on one line, short, without the key."""
-    root = exception_chain(error)[-1]
-    shown = [error] if message_of(root) in message_of(error) else [error, root]
-    texts = [" ".join(f"{type(link).__name__}: {message_of(link)}".split()) for link in shown]
-    if token:
-        texts = [text.replace(token, "[API key]") for text in texts]
-    return " <- ".join(text if len(text) <= 300 else text[:297] + "..." for text in texts)

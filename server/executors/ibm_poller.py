@@ -18,7 +18,8 @@ import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from ibmq_gateway.server.executors.ibm_client import IbmAuthError, IbmError, IbmJobState
+from ibmq_gateway.server.executors.ibm_client import IbmJobState
+from ibmq_gateway.server.executors.ibm_errors import IbmAuthError, IbmError
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable

@@ -14,10 +14,11 @@ import pytest
 from ibmq_gateway.server.auth import new_token, token_digest
 from ibmq_gateway.server.embedded import EmbeddedGateway
 from ibmq_gateway.server.model import User
-from ibmq_gateway.v1 import job_pb2
+from ibmq_gateway.v1 import backend_service_pb2, job_pb2
 from tests.helpers import connect, wait_final, watch
 from tests.ibm.conftest import ibm_settings
 from tests.ibm.helpers import (
+    IBM_DEVICE,
     bell_for,
     cancel,
     get_job,
@@ -26,6 +27,7 @@ from tests.ibm.helpers import (
     state_name,
     submit_to_ibm,
     tagged,
+    until,
 )
 
 if TYPE_CHECKING:
@@ -191,3 +193,33 @@ def test_a_429_sends_the_job_back_to_the_queue_until_ibm_allows_it(
     waiting = [job for job in snapshots if job.state == QUEUED and job.queue_info.scope == GATEWAY]
     assert not [job for job in waiting if job.provider_job_id]
     assert start_of(waiting[-1]) - start_of(waiting[0]) >= timedelta(seconds=1.5)
+
+
+def test_a_job_waiting_at_ibm_gets_the_gateways_estimates_from_earlier_jobs(
+    ibm_gateway: EmbeddedGateway, fake_ibm: FakeIBM
+) -> None:
+    """IBM gives no wait estimate; after one job on the device, the gateway has its own."""
+    stubs = connect(ibm_gateway.address)
+    circuit = bell_for(ibm_gateway.address)
+    fake_ibm.queue_seconds = 1.5
+    first = snapshot_when(stubs, submit_to_ibm(stubs, circuit), lambda job: job.final)
+    assert state_name(first) == "COMPLETED"
+
+    def expected_wait() -> timedelta:
+        request = backend_service_pb2.GetBackendRequest(name=IBM_DEVICE)
+        return stubs.backends.GetBackend(request).backend.estimated_wait.ToTimedelta()
+
+    # The device's estimate takes in the first job's timestamps once IBM reports them.
+    until(lambda: expected_wait() >= timedelta(seconds=1), "the device expects a wait")
+    fake_ibm.queue_seconds = 10.0
+    second = submit_to_ibm(stubs, circuit)
+    waiting = snapshot_when(
+        stubs, second, lambda job: job.queue_info.scope == job_pb2.QUEUE_SCOPE_PROVIDER
+    )
+    start = waiting.queue_info.estimated_start_time.ToDatetime(tzinfo=UTC)
+    complete = waiting.queue_info.estimated_complete_time.ToDatetime(tzinfo=UTC)
+    # The first job waited at least its 1.5 s at IBM, then ran: estimates follow from that.
+    sent_at = waiting.time_per_step["QUEUED"].ToDatetime(tzinfo=UTC)
+    assert start >= sent_at + timedelta(seconds=1)
+    assert complete > start
+    cancel(stubs, second)

@@ -17,13 +17,10 @@ from typing import TYPE_CHECKING, TypeVar
 import pytest
 from qiskit.providers import JobStatus
 
-from ibmq_gateway.server.executors.ibm_client import (
-    IbmAccount,
+from ibmq_gateway.server.executors.ibm_client import IbmAccount, IbmClient, IbmDevice, IbmJobState
+from ibmq_gateway.server.executors.ibm_errors import (
     IbmAuthError,
-    IbmClient,
-    IbmDevice,
     IbmError,
-    IbmJobState,
     IbmRateLimitedError,
     IbmRejectedError,
     IbmTransientError,
