@@ -207,7 +207,8 @@ def test_a_job_waiting_at_ibm_gets_the_gateways_estimates_from_earlier_jobs(
 
     def expected_wait() -> timedelta:
         request = backend_service_pb2.GetBackendRequest(name=IBM_DEVICE)
-        return stubs.backends.GetBackend(request).backend.estimated_wait.ToTimedelta()
+        wait: timedelta = stubs.backends.GetBackend(request).backend.estimated_wait.ToTimedelta()
+        return wait
 
     # The device's estimate takes in the first job's timestamps once IBM reports them.
     until(lambda: expected_wait() >= timedelta(seconds=1), "the device expects a wait")
