@@ -9,10 +9,11 @@ program, whose wire format is still moving; the pin on the client keeps this cho
 deliberate.)
 
 Nothing is sent twice. Every IBM job carries the tag ``ibmq-gateway:<job id>``, and before
-sending a job the executor asks IBM for a job with that tag: a send that timed out after IBM
-took it, or a gateway killed between sending and recording IBM's id, finds the job there
-and follows it; a send that outlives its deadline is waited for, never repeated (see
-``ibm_client``). Once recorded, IBM's id is how the job is re-attached after a restart.
+sending a job the executor asks IBM for a job with that tag: after a send whose answer was
+lost once IBM had the job, or a gateway killed between sending and recording IBM's id, the
+job is found there and followed. A send that outlives its deadline is waited for, never
+repeated (see ``ibm_client``). Once recorded, IBM's id is how the job is re-attached after
+a restart.
 
 Faults: IBM's "too many requests" and an IBM that cannot be reached put the job back in the
 gateway's queue (``RetryLater``); a job already at IBM is polled until it ends, however long
@@ -61,6 +62,7 @@ log = logging.getLogger(__name__)
 
 TAG_PREFIX = "ibmq-gateway:"
 IBM_REFUSED_JOB = 2101
+RESULT_UNREADABLE = 2103
 UNREACHABLE_RETRY_S = 60.0
 """How long a job that could not be sent waits before the next try."""
 SEND_ATTEMPTS = 4
@@ -227,7 +229,7 @@ class IbmExecutor(Executor):
         shots = job.run_options.shots or self._devices.infos[job.backend].default_shots
         self._sending.add(job.id)
         try:
-            ibm_id = await self._send_once(job, circuits, shots, tag)
+            ibm_id = await self._find_or_send(job, circuits, shots, tag)
         finally:
             self._sending.discard(job.id)
         # It waits in IBM's queue now: no snapshot with IBM's id may show the gateway's queue.
@@ -236,7 +238,7 @@ class IbmExecutor(Executor):
         log.info("job %s is IBM job %s on %s", job.id, ibm_id, job.backend)
         return ibm_id
 
-    async def _send_once(
+    async def _find_or_send(
         self, job: Job, circuits: list[QuantumCircuit], shots: int, tag: str
     ) -> str:
         last: IbmError | None = None
@@ -275,6 +277,12 @@ class IbmExecutor(Executor):
             try:
                 primitive = await self._client.result(ibm_id)
                 break
+            except IbmRejectedError as error:
+                raise ExecutionError(
+                    RESULT_UNREADABLE,
+                    "IBM_RESULT_UNREADABLE",
+                    f"IBM job {ibm_id} is done but IBM refuses its result: {error}",
+                ) from None
             except IbmError as error:
                 if isinstance(error, IbmAuthError):
                     self._auth_failed(error)

@@ -254,6 +254,24 @@ def test_a_job_ibm_stopped_at_its_time_limit_ends_in_error_1305(
     )
 
 
+def test_a_result_ibm_refuses_ends_the_job_in_error_instead_of_retrying_forever(
+    ibm_gateway: EmbeddedGateway, fake_ibm: FakeIBM
+) -> None:
+    fake_ibm.fail_next("GET /jobs/{id}/results", times=1, status=404, message="No results")
+    job_id = submit_to_ibm(connect(ibm_gateway.address), bell_for(ibm_gateway.address), SHOTS)
+    final = assert_error_running(
+        connect(ibm_gateway.address),
+        fake_ibm,
+        job_id,
+        code=2103,
+        reason="IBM_RESULT_UNREADABLE",
+        says="refuses its result",
+        ibm="Completed",
+    )
+    assert final.provider_job_id in final.error.message
+    assert fake_ibm.count("GET /jobs/{id}/results") == 1
+
+
 # -- 4. cancels ------------------------------------------------------------------------------
 
 
