@@ -133,7 +133,8 @@ class Routes:
             return view
         return dataclasses.replace(
             view,
-            pending_jobs=view.pending_jobs + upstream.queue_length,
+            # The gateway's jobs at IBM are in IBM's queue length already.
+            pending_jobs=self._scheduler.waiting(name) + upstream.queue_length,
             estimated_wait=view.estimated_wait + (upstream.wait_seconds or 0.0),
             operational=upstream.operational,
             status_msg=upstream.message,

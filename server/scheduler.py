@@ -183,6 +183,10 @@ class Scheduler:
         queue = self._queues[backend]
         return len(queue.waiting) + len(queue.running)
 
+    def waiting(self, backend: str) -> int:
+        """Jobs waiting for a slot on the backend."""
+        return len(self._queues[backend].waiting)
+
     def average_run(self, backend: str) -> float:
         """The running average of a job's run time on the backend, in seconds."""
         return self._queues[backend].average_run
