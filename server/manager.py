@@ -33,7 +33,6 @@ from ibmq_gateway.server.model import (
     EventType,
     Job,
     JobEvent,
-    JobFailure,
     JobQuery,
     User,
 )
@@ -60,8 +59,8 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-BACKEND_GONE = 1201
 _PRUNE_EVERY = timedelta(hours=1)
+_WAKE_FLOOR_S = 0.05
 _ADMISSION_STEPS = (JobState.VALIDATING, JobState.VALIDATED)
 
 
@@ -165,12 +164,15 @@ class JobManager:
             raise transitions.already_final(await self.get(job_id))
         if job.backend not in self._routes:  # parked until its upstream is back
             self._unrouted.discard(job_id)
+            for executor in self._routes.executors:
+                if executor.resumes_runs:  # one of them may hold it: each checks
+                    await executor.cancel(job)
             return cancelled
         self._scheduler.remove(job.backend, job_id)
         run = self._runs.pop(job_id, None)
         if run is not None:
             run.cancel()
-            await self._routes.executor(job.backend).cancel(job_id)
+            await self._routes.executor(job.backend).cancel(job)
         await self._dispatch(job.backend)
         return cancelled
 
@@ -302,7 +304,8 @@ class JobManager:
             return
 
         async def wake() -> None:
-            await asyncio.sleep(max(until - time.monotonic(), 0.0))
+            # A floor: a window freed a moment ago must not spin the loop.
+            await asyncio.sleep(max(until - time.monotonic(), _WAKE_FLOOR_S))
             del self._wakeups[backend]
             await self._dispatch(backend)
 
@@ -400,7 +403,9 @@ class JobManager:
         for job in sorted(jobs, key=lambda j: j.created):
             if job.backend not in self._routes:
                 await self._park_or_fail(job)
-            elif self._routes.executor(job.backend).resumes_runs and _was_sent(job):
+                continue
+            self._unrouted.discard(job.id)
+            if self._routes.executor(job.backend).resumes_runs and _was_sent(job):
                 # Still running at the provider: follow it, never send it again.
                 self._scheduler.resume(job.backend, job.id, job.owner)
                 self._runs[job.id] = self._spawn(self._run(job.id))
@@ -420,31 +425,19 @@ class JobManager:
     async def _park_or_fail(self, job: Job) -> None:
         if self._routes.problem() is None:
             self._unrouted.discard(job.id)
-            await self._fail_unroutable(job)
+            await self._change(job.id, transitions.backend_gone(job))
         else:
             self._unrouted.add(job.id)
 
     async def _executors_changed(self) -> None:
         """New backends take their waiting jobs; listeners (health) hear of the change."""
         self._routes.refresh()
+        # Each job leaves _unrouted as it is recovered (or parks again).
         parked = [self._active[job_id] for job_id in self._unrouted if job_id in self._active]
-        self._unrouted.clear()
         if parked:
             await self._recover(parked)
         for listener in self._listeners:
             await listener()
-
-    async def _fail_unroutable(self, job: Job) -> None:
-        failure = JobFailure(
-            BACKEND_GONE,
-            "BACKEND_NOT_OFFERED",
-            f"backend {job.backend!r} is no longer offered by this gateway; "
-            "resubmit the job to another backend",
-        )
-        target = (
-            JobState.ERROR_VALIDATING_JOB if job.state in _EARLY else JobState.ERROR_RUNNING_JOB
-        )
-        await self._change(job.id, to_state(target, failure))
 
     async def _prune_periodically(self) -> None:
         while True:
@@ -463,7 +456,6 @@ class JobManager:
 
 # Queue order of jobs interrupted by a restart: before any submission time.
 _RESTARTED_FIRST = -1e18
-_EARLY = frozenset({JobState.CREATING, JobState.VALIDATING, JobState.VALIDATED})
 
 
 def _was_sent(job: Job) -> bool:

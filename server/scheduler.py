@@ -149,16 +149,16 @@ class Scheduler:
             limit.block_until(until)
 
     def throttled_until(self, backend: str) -> float | None:
-        """When only the rate limit keeps a waiting job from a free slot: when it may start.
+        """When a waiting job with a free slot may start under the rate limit.
 
-        The time is on the limit's clock, for the manager to dispatch again then; None when
-        nothing waits, no slot is free, or the limit would allow a start now.
+        The time is on the limit's clock, for the manager to dispatch again then; it may be
+        now already (the window freed since ``start_next`` looked: dispatch again at once).
+        None when the backend has no limit, nothing waits, or no slot is free.
         """
         queue = self._queues[backend]
         if queue.limit is None or not queue.waiting or not queue.has_free_slot():
             return None
-        moment = queue.limit.next_free()
-        return moment if moment > queue.limit.now() else None
+        return queue.limit.next_free()
 
     def finish(self, backend: str, job_id: str) -> None:
         """Frees the job's slot and folds its run time into the backend's average."""

@@ -42,7 +42,9 @@ TRANSITIONS: dict[JobState, frozenset[JobState]] = {
     JobState.VALIDATING: frozenset(
         {JobState.VALIDATED, JobState.ERROR_VALIDATING_JOB, JobState.CANCELLED}
     ),
-    JobState.VALIDATED: frozenset({JobState.QUEUED, JobState.CANCELLED}),
+    JobState.VALIDATED: frozenset(
+        {JobState.QUEUED, JobState.CANCELLED, JobState.ERROR_VALIDATING_JOB}
+    ),
     JobState.QUEUED: frozenset({JobState.RUNNING, JobState.CANCELLED, JobState.ERROR_RUNNING_JOB}),
     JobState.RUNNING: frozenset(
         {

@@ -42,6 +42,25 @@ def to_state(
     return move
 
 
+BACKEND_GONE = 1201
+_FAILED_BEFORE_RUNNING = {
+    JobState.CREATING: JobState.ERROR_CREATING_JOB,
+    JobState.VALIDATING: JobState.ERROR_VALIDATING_JOB,
+    JobState.VALIDATED: JobState.ERROR_VALIDATING_JOB,
+}
+
+
+def backend_gone(job: Job) -> Callable[[Job], Job | None]:
+    """The move that ends a job whose backend the gateway no longer offers."""
+    failure = JobFailure(
+        BACKEND_GONE,
+        "BACKEND_NOT_OFFERED",
+        f"backend {job.backend!r} is no longer offered by this gateway; "
+        "resubmit the job to another backend",
+    )
+    return to_state(_FAILED_BEFORE_RUNNING.get(job.state, JobState.ERROR_RUNNING_JOB), failure)
+
+
 def moved(before: QueueInfo | None, after: QueueInfo) -> bool:
     """Whether a new queue estimate is worth an event (position or a shift of 1 s+)."""
     if before is None or before.position != after.position:

@@ -143,8 +143,11 @@ class Executor(ABC):
         """
 
     @abstractmethod
-    async def cancel(self, job_id: str) -> None:
-        """Stops a run if it can; a run that cannot be stopped has its outcome dropped."""
+    async def cancel(self, job: Job) -> None:
+        """Stops the job's run if it can; a run that cannot be stopped has its outcome dropped.
+
+        ``job`` is the job as it stood before the cancel (with IBM's id, if it was sent).
+        """
 
     async def close(self) -> None:  # noqa: B027 - optional hook with a default
         """Releases threads and connections."""

@@ -45,6 +45,7 @@ from ibmq_gateway.server.executors.ibm_errors import (
     IbmError,
     IbmRateLimitedError,
     IbmRejectedError,
+    IbmTransientError,
 )
 from ibmq_gateway.server.executors.ibm_jobs import Follower, failure
 from ibmq_gateway.server.executors.ibm_poller import IbmPoller
@@ -69,9 +70,9 @@ SEND_ATTEMPTS = 4
 CONNECT_RETRY_S = (5.0, 300.0)
 """First and longest pause between attempts to reach IBM at start."""
 AUTH_RETRY_S = 300.0
-CANCEL_BY_TAG_TRIES = (0.0, 1.0, 3.0, 10.0)
-"""Pauses before each look for the job of a send a cancel interrupted (once that send ended,
-IBM lists the job within moments, if it took it)."""
+LOOK_AGAIN_S = (0.0, 1.0, 3.0, 10.0)
+"""Pauses before each look for the job of a send whose answer was lost (IBM lists a job it
+took within moments)."""
 
 
 def gateway_tag(job_id: str) -> str:
@@ -144,12 +145,12 @@ class IbmExecutor(Executor):
         await reporter.running()
         return await self._result(job, ibm_id, circuits)
 
-    async def cancel(self, job_id: str) -> None:
-        ibm_id = self._sent.pop(job_id, None)
-        if ibm_id is not None:
+    async def cancel(self, job: Job) -> None:
+        ibm_id = self._sent.pop(job.id, None) or job.provider_job_id
+        if ibm_id:
             self._spawn(self._cancel_at_ibm(ibm_id))
-        elif job_id in self._sending:
-            self._spawn(self._cancel_by_tag(job_id))
+        elif job.id in self._sending:
+            self._spawn(self._cancel_by_tag(job.id))
 
     async def close(self) -> None:
         for task in list(self._tasks):
@@ -165,8 +166,8 @@ class IbmExecutor(Executor):
             await self._client.connect()
             await self._devices.load()
         except IbmAuthError as error:
-            self._problem, self._key_refused = _auth_problem(error), True
-            log.error("IBM Quantum: %s", self._problem)
+            self._problem, self._key_refused = AUTH_PROBLEM, True
+            log.error("IBM Quantum: %s (%s)", AUTH_PROBLEM, error)
             return False
         except IbmError as error:
             self._key_refused = False
@@ -188,13 +189,12 @@ class IbmExecutor(Executor):
                 return
 
     def _auth_failed(self, error: IbmAuthError) -> None:
-        problem = _auth_problem(error)
-        if self._problem != problem:
-            if not self._key_refused:
-                self._spawn(self._try_key_until_accepted())
-            self._problem, self._key_refused = problem, True
-            log.error("IBM Quantum: %s", problem)
-            self._spawn(self._notify())
+        if self._key_refused:
+            return
+        self._spawn(self._try_key_until_accepted())
+        self._problem, self._key_refused = AUTH_PROBLEM, True
+        log.error("IBM Quantum: %s (%s)", AUTH_PROBLEM, error)
+        self._spawn(self._notify())
 
     async def _try_key_until_accepted(self) -> None:
         """Asks IBM again now and then, so a key IBM accepts again is noticed without a job."""
@@ -230,6 +230,8 @@ class IbmExecutor(Executor):
         self._sending.add(job.id)
         try:
             ibm_id = await self._find_or_send(job, circuits, shots, tag)
+            # Before any await: a cancel from now on must find IBM's id.
+            self._sent[job.id] = ibm_id
         finally:
             self._sending.discard(job.id)
         # It waits in IBM's queue now: no snapshot with IBM's id may show the gateway's queue.
@@ -245,7 +247,7 @@ class IbmExecutor(Executor):
         for attempt in range(SEND_ATTEMPTS):
             try:
                 found = await self._client.find_job(tag)
-                return found or await self._client.submit(job.backend, circuits, shots, [tag])
+                return found or await self._submit(job, circuits, shots, tag)
             except IbmRateLimitedError as error:
                 wait = error.retry_after
                 raise RetryLater(
@@ -267,6 +269,33 @@ class IbmExecutor(Executor):
             time.monotonic() + UNREACHABLE_RETRY_S,
             f"IBM Quantum did not take the job ({last}); next try in {UNREACHABLE_RETRY_S:.0f} s",
         )
+
+    async def _submit(self, job: Job, circuits: list[QuantumCircuit], shots: int, tag: str) -> str:
+        try:
+            return await self._client.submit(job.backend, circuits, shots, [tag])
+        except IbmTransientError as error:
+            if error.answered:
+                raise  # IBM answered: it created no job, sending again is safe
+            log.warning("sending job %s: IBM's answer was lost (%s); looking for it", job.id, error)
+        found = await self._look_for(tag)
+        if found is not None:
+            return found
+        # IBM may list a new job late: look again much later rather than risk a second one.
+        raise RetryLater(
+            time.monotonic() + UNREACHABLE_RETRY_S,
+            f"IBM's answer to sending job {job.id} was lost; it is looked for again, "
+            f"and sent only if IBM does not have it, in {UNREACHABLE_RETRY_S:.0f} s",
+        )
+
+    async def _look_for(self, tag: str) -> str | None:
+        """Looks for the IBM job carrying ``tag`` a few times over some seconds."""
+        for pause in LOOK_AGAIN_S:
+            await asyncio.sleep(pause)
+            with contextlib.suppress(IbmError):
+                found = await self._client.find_job(tag)
+                if found is not None:
+                    return found
+        return None
 
     # -- results and cancels -------------------------------------------------------------
 
@@ -312,38 +341,45 @@ class IbmExecutor(Executor):
             self._devices.record_run(backend, (times.finished - times.running).total_seconds())
 
     async def _cancel_at_ibm(self, ibm_id: str) -> None:
-        for pause in (1.0, 5.0, 30.0, None):
+        """Cancels the job at IBM, trying until IBM answers (a job left running costs quota)."""
+        pause = 1.0
+        while True:
             try:
                 if not await self._client.cancel(ibm_id):
                     log.info("IBM job %s had already ended; nothing to cancel", ibm_id)
                 return
+            except IbmRejectedError as error:
+                log.warning("IBM does not know job %s; nothing to cancel: %s", ibm_id, error)
+                return
             except IbmError as error:
-                log.warning("cancelling IBM job %s failed: %s", ibm_id, error)
-                if pause is None:
-                    return
+                log.warning(
+                    "cancelling IBM job %s failed (next try in %.0f s): %s", ibm_id, pause, error
+                )
                 await asyncio.sleep(pause)
+                pause = min(pause * 2, 60.0)
 
     async def _cancel_by_tag(self, job_id: str) -> None:
         """Cancels the IBM job of a gateway job cancelled while it was being sent."""
         tag = gateway_tag(job_id)
-        ibm_id = await self._client.send_outcome(tag)
-        for pause in CANCEL_BY_TAG_TRIES:
-            if ibm_id is not None:
-                await self._cancel_at_ibm(ibm_id)
-                return
-            await asyncio.sleep(pause)
-            with contextlib.suppress(IbmError):
-                ibm_id = await self._client.find_job(tag)
+        ibm_id = await self._client.send_outcome(tag) or await self._look_for(tag)
+        if ibm_id is not None:
+            await self._cancel_at_ibm(ibm_id)
 
     def _spawn(self, coroutine: Any) -> None:
         task = asyncio.get_running_loop().create_task(coroutine)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
+        task.add_done_callback(_log_crash)
 
 
-def _auth_problem(error: IbmAuthError) -> str:
-    return (
-        f"IBM Quantum refused the gateway's API key ({error.message}); the operator must "
-        "set a valid key (IBMQ_GATEWAY_IBM_TOKEN or ibm_token_file); the gateway tries the "
-        "key again every 5 minutes"
-    )
+AUTH_PROBLEM = (
+    "IBM Quantum refused the gateway's API key; the operator must set a valid key "
+    "(IBMQ_GATEWAY_IBM_TOKEN or ibm_token_file); the gateway tries the key again every "
+    "5 minutes"
+)
+"""The same words for every refusal, so that each failed call does not count as news."""
+
+
+def _log_crash(task: asyncio.Task[Any]) -> None:
+    if not task.cancelled() and task.exception() is not None:
+        log.error("IBM executor task failed", exc_info=task.exception())

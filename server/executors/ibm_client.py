@@ -202,7 +202,10 @@ class IbmClient:
     ) -> tuple[str, Lane]:
         if self._lanes.closed:
             raise IbmError("The IBM client is closed.")
-        lane, pending = self._lanes.put(key, call)
+        try:
+            lane, pending = self._lanes.put(key, call)
+        except Exception as error:
+            raise translate(error, self.account, what) from None
         self._sends[key] = pending
         pending.add_done_callback(lambda _: self._forget_send(key, pending))
         try:

@@ -8,7 +8,12 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING
 
-from ibmq_gateway.server.executors.ibm_lanes import exception_chain, http_facts, message_of
+from ibmq_gateway.server.executors.ibm_lanes import (
+    LanesExhausted,
+    exception_chain,
+    http_facts,
+    message_of,
+)
 
 if TYPE_CHECKING:
     from ibmq_gateway.server.executors.ibm_client import IbmAccount
@@ -26,6 +31,12 @@ class IbmError(Exception):
 
 class IbmTransientError(IbmError):
     """IBM failed or did not answer in time (5xx, retries exhausted, network, timeout)."""
+
+    def __init__(self, message: str, *, answered: bool = False) -> None:
+        super().__init__(message)
+        self.answered = answered
+        """True when IBM answered (a 5xx): a send it answered so did not create a job. False
+        when the answer was lost (network, timeout): the send may have created one."""
 
 
 class IbmRateLimitedError(IbmError):
@@ -53,6 +64,8 @@ def translate(error: BaseException, account: IbmAccount, what: str = "IBM call")
     if isinstance(error, IbmError):
         return error
     detail = _detail(error, account.token)
+    if isinstance(error, LanesExhausted):
+        return IbmTransientError(f"IBM Quantum is not answering ({what}): {error}; retry later.")
     if isinstance(error, ImportError):
         return IbmError(f"qiskit-ibm-runtime is not usable here ({what}): {detail}")
     import requests
@@ -96,7 +109,9 @@ def translate(error: BaseException, account: IbmAccount, what: str = "IBM call")
             f"use instance {account.instance}. Check the gateway's IBM credentials. {detail}"
         )
     if network or (status is not None and (status >= 500 or status == -1)):
-        return IbmTransientError(f"IBM Quantum failed ({how}); retry later. {detail}")
+        return IbmTransientError(
+            f"IBM Quantum failed ({how}); retry later. {detail}", answered=not network
+        )
     rejected = (
         QiskitBackendNotFoundError,
         RuntimeJobNotFound,

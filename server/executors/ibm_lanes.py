@@ -42,6 +42,11 @@ T = TypeVar("T")
 BACKEND_TTL = 900.0  # seconds a lane uses a backend's configuration before refetching it
 JOBS_KEPT = 512  # RuntimeJobV2 objects cached per lane, least recently used dropped first
 AFFINITIES_KEPT = 4096  # job id → lane routes remembered by a pool
+HUNG_LANES_PER_SLOT = 3  # retired lanes still stuck in a call, per slot, before refusing
+
+
+class LanesExhausted(Exception):
+    """Too many lanes are stuck in calls IBM never answered to open another."""
 
 
 class LaneTimeout(Exception):
@@ -271,6 +276,11 @@ class LanePool:
 
     def _new_lane(self, slot: int) -> Lane:
         self._started = [lane for lane in self._started if lane.alive]
+        # A call IBM never answers holds its thread (the client sets no read timeout): each
+        # retired lane may hold one. Beyond a bound, refuse rather than pile up threads.
+        hung = sum(1 for lane in self._started if lane.retired)
+        if hung >= HUNG_LANES_PER_SLOT * len(self._slots):
+            raise LanesExhausted(f"{hung} calls to IBM Quantum hang unanswered")
         lane = Lane(slot, f"ibm-lane-{slot}.{next(self._serial)}", self._connect)
         self._started.append(lane)
         return lane

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from ibmq_gateway.server.executors.ibm_client import IbmJobState
-from ibmq_gateway.server.executors.ibm_errors import IbmAuthError, IbmError
+from ibmq_gateway.server.executors.ibm_errors import IbmAuthError, IbmError, IbmRejectedError
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable
@@ -137,6 +137,10 @@ class IbmPoller:
     async def _poll(self, watch: _Watch) -> None:
         try:
             state = await self._client.status(watch.ibm_id)
+        except IbmRejectedError as error:
+            # IBM does not know the job (deleted there, or another instance): asking again
+            # will not change that, and the job must not hold its slot forever.
+            state = IbmJobState("ERROR", f"IBM no longer knows this job: {error}")
         except IbmError as error:
             self._failed(watch, error)
             return

@@ -151,9 +151,9 @@ class LocalExecutor(Executor):
             if self._runs.get(job.id) is run:
                 del self._runs[job.id]
 
-    async def cancel(self, job_id: str) -> None:
+    async def cancel(self, job: Job) -> None:
         """Drops a run that has not started; a running simulation finishes, unheard."""
-        run = self._runs.get(job_id)
+        run = self._runs.get(job.id)
         if run is not None:
             _stop(run)
 

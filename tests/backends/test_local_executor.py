@@ -246,7 +246,7 @@ async def test_cancel_before_start_never_runs_the_job() -> None:
     waiting, waiting_reporter = start(local, "waiting", bell(), shots=10)
     await until_running(busy_reporter, waiting_reporter)
 
-    await local.cancel("waiting")
+    await local.cancel(make_job("aer_simulator", "waiting"))
 
     with pytest.raises(asyncio.CancelledError):
         await waiting
@@ -262,8 +262,8 @@ async def test_a_cancelled_running_job_has_its_outcome_dropped() -> None:
     await until_running(reporter)
     await asyncio.sleep(0.05)
 
-    await local.cancel("running")
-    await local.cancel("unknown-job")
+    await local.cancel(make_job("aer_simulator", "running"))
+    await local.cancel(make_job("aer_simulator", "unknown-job"))
 
     with pytest.raises(asyncio.CancelledError):
         await running

@@ -358,3 +358,31 @@ def test_ten_watchers_share_one_poller_that_backs_off(fake_ibm: FakeIBM, tmp_pat
     # While IBM queues the job (6 s) nothing changes, so the pause grows from the floor.
     assert max(gaps) > gaps[0] + 0.3, gaps
     assert gaps[1] > gaps[0], gaps
+
+
+# -- lost answers and forgotten jobs ----------------------------------------------------------
+
+
+def test_a_send_whose_answer_is_lost_is_found_at_ibm_not_sent_again(
+    ibm_gateway: EmbeddedGateway, fake_ibm: FakeIBM
+) -> None:
+    stubs = connect(ibm_gateway.address)
+    circuit = bell_for(ibm_gateway.address)
+    fake_ibm.lose_answer_next("POST /jobs")  # IBM creates the job; its answer never arrives
+    job_id = submit_to_ibm(stubs, circuit, SHOTS)
+    final = assert_completed_once(ibm_gateway, fake_ibm, stubs, job_id)
+    assert fake_ibm.count("POST /jobs") == 1
+    assert final.provider_job_id == tagged(fake_ibm, job_id)[0]
+
+
+def test_a_job_ibm_no_longer_knows_ends_in_error_instead_of_being_polled_forever(
+    ibm_gateway: EmbeddedGateway, fake_ibm: FakeIBM
+) -> None:
+    fake_ibm.queue_seconds = 60.0
+    stubs = connect(ibm_gateway.address)
+    job_id = submit_to_ibm(stubs, bell_for(ibm_gateway.address), SHOTS)
+    ibm_id = snapshot_when(stubs, job_id, sent).provider_job_id
+    fake_ibm.board.delete(ibm_id)
+    final = wait_final(stubs, job_id)
+    assert state_name(final) == "ERROR_RUNNING_JOB"
+    assert "IBM no longer knows this job" in final.error.message

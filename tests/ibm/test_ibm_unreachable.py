@@ -64,3 +64,23 @@ def test_jobs_of_an_unreachable_ibm_wait_then_run_once_it_answers(
         final = wait_final(stubs, waiting)
         assert job_pb2.JobState.Name(final.state) == "JOB_STATE_COMPLETED"
         assert fake_ibm.count("POST /jobs") == 1  # only the job that was not cancelled
+
+
+def test_a_job_at_ibm_cancelled_while_ibm_is_out_of_reach_is_cancelled_there(
+    fake_ibm: FakeIBM, tmp_path: Path
+) -> None:
+    fake_ibm.queue_seconds = 120.0
+    with EmbeddedGateway(ibm_settings(tmp_path / "state", fake_ibm)) as gateway:
+        stubs = connect(gateway.address)
+        job_id = submit(stubs, IBM_DEVICE, bell_for(gateway.address)).job.id
+        until(lambda: stubs.jobs.GetJob(job_service_pb2.GetJobRequest(job_id=job_id)).job
+              .provider_job_id, "the job is at IBM")  # fmt: skip
+        ibm_id = stubs.jobs.GetJob(job_service_pb2.GetJobRequest(job_id=job_id)).job.provider_job_id
+        gateway.stop()
+        fake_ibm.fail_next("POST /v3/resources/search", times=1, status=503)
+        gateway.start()
+        stubs = connect(gateway.address)
+        assert IBM_DEVICE not in listed(stubs)  # the job is parked, IBM's id known
+        stubs.jobs.CancelJob(job_service_pb2.CancelJobRequest(job_id=job_id))
+        assert state_of(stubs, job_id) == "CANCELLED"
+        until(lambda: fake_ibm.job(ibm_id).status == "Cancelled", "IBM cancels the job")

@@ -169,12 +169,12 @@ def test_throttled_until_says_when_only_the_limit_holds_jobs_back() -> None:
     scheduler = Scheduler({"b": 3, "free": 3}, {"b": limit})
     assert scheduler.throttled_until("b") is None  # nothing waits
     _enqueue(scheduler, "b", "alice", 4)
-    assert scheduler.throttled_until("b") is None  # the limit would allow a start now
+    assert scheduler.throttled_until("b") == 0.0  # the limit allows a start now
     clock.now = 10.0
     assert scheduler.start_next("b") == ["a0", "a1"]
     assert scheduler.throttled_until("b") == 70.0
     clock.now = 70.0
-    assert scheduler.throttled_until("b") is None
+    assert scheduler.throttled_until("b") == 70.0  # freed: dispatch again at once
     assert scheduler.start_next("b") == ["a2"]  # the third slot; now all are busy
     assert scheduler.throttled_until("b") is None
     _enqueue(scheduler, "free", "alice", 1)

@@ -40,6 +40,7 @@ class Faults:
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _answers: dict[str, list[_Fault]] = field(default_factory=dict)
     _delays: dict[str, list[_Fault]] = field(default_factory=dict)
+    _lost_answers: dict[str, list[_Fault]] = field(default_factory=dict)
     _endings: deque[JobEnding] = field(default_factory=deque)
 
     def answer(self, route: str, response: Response, times: int | None) -> None:
@@ -55,6 +56,16 @@ class Faults:
 
     def drop(self, route: str, times: int) -> None:
         self.answer(route, Response(0, drop=True), times)
+
+    def lose_answer(self, route: str, times: int) -> None:
+        self._arm(self._lost_answers, route, _Fault(times))
+
+    def answer_lost(self, route: str | None) -> bool:
+        """Whether this request's answer is to be lost after it was handled."""
+        if route is None:
+            return False
+        with self._lock:
+            return self._consume(self._lost_answers, route) is not None
 
     def delay(self, route: str, seconds: float, times: int | None) -> None:
         self._arm(self._delays, route, _Fault(times, delay=seconds))
@@ -80,6 +91,7 @@ class Faults:
         with self._lock:
             self._answers.clear()
             self._delays.clear()
+            self._lost_answers.clear()
             self._endings.clear()
 
     def _arm(self, table: dict[str, list[_Fault]], route: str, fault: _Fault) -> None:

@@ -223,6 +223,10 @@ class FakeIBM:
         """Close the connection without any answer on the next ``times`` calls."""
         self.faults.drop(route, _positive(times))
 
+    def lose_answer_next(self, route: str, times: int = 1) -> None:
+        """Handle the next ``times`` calls (a job is created), then close without answering."""
+        self.faults.lose_answer(route, _positive(times))
+
     def delay(self, route: str, seconds: float, times: int | None = None) -> None:
         """Hold calls to ``route`` for ``seconds`` before answering (all calls if times is None).
 
@@ -274,6 +278,8 @@ class FakeIBM:
                 response = route.handler(replace(request, params=params))
             except Exception:  # a bug in the fake: say so loudly, as a 500
                 response = api_error(500, "Fake IBM crashed:\n" + traceback.format_exc())
+            if self.faults.answer_lost(route.name):
+                response = Response(0, drop=True)
         self._record(request, route, response, started)
         return response
 
