@@ -33,10 +33,8 @@ from ibmq_gateway.server.executors.ibm_errors import (
     IbmTransientError,
     translate,
 )
-from ibmq_gateway.server.executors.ibm_lanes import (
-    Lane,
-    LanePool,
-    LaneTimeout,
+from ibmq_gateway.server.executors.ibm_lanes import Lane, LanePool, LaneTimeout
+from ibmq_gateway.server.executors.ibm_reading import (
     describe,
     failure,
     json_ready,

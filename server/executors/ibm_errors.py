@@ -8,12 +8,8 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING
 
-from ibmq_gateway.server.executors.ibm_lanes import (
-    LanesExhausted,
-    exception_chain,
-    http_facts,
-    message_of,
-)
+from ibmq_gateway.server.executors.ibm_lanes import LanesExhausted
+from ibmq_gateway.server.executors.ibm_reading import exception_chain, http_facts, message_of
 
 if TYPE_CHECKING:
     from ibmq_gateway.server.executors.ibm_client import IbmAccount

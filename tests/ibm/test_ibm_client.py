@@ -25,7 +25,7 @@ from ibmq_gateway.server.executors.ibm_errors import (
     IbmRejectedError,
     IbmTransientError,
 )
-from ibmq_gateway.server.executors.ibm_lanes import normalize_status
+from ibmq_gateway.server.executors.ibm_reading import normalize_status
 from tests.ibm.helpers import IBM_DEVICE as DEVICE
 from tests.ibm.helpers import sampler_bell
 
