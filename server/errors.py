@@ -170,6 +170,15 @@ class UnavailableError(_RetryableError):
     code = grpc.StatusCode.UNAVAILABLE
 
 
+UPSTREAM_RETRY_S = 30.0
+"""What callers are told to wait before asking again for a backend of an unreachable upstream."""
+
+
+def upstream_unavailable(message: str) -> UnavailableError:
+    """The error for a backend whose upstream (IBM) cannot be used now."""
+    return UnavailableError(message, reason="UPSTREAM_UNAVAILABLE", retry_after=UPSTREAM_RETRY_S)
+
+
 def job_not_found(job_id: str) -> NotFoundError:
     """The error for a job that does not exist."""
     return NotFoundError(

@@ -25,7 +25,6 @@ from ibmq_gateway.server.errors import (
     FailedPreconditionError,
     InvalidArgumentError,
     RequestIdReusedError,
-    UnavailableError,
     job_not_found,
 )
 from ibmq_gateway.server.executors.base import BackendInfo, Changed, Executor
@@ -37,7 +36,7 @@ from ibmq_gateway.server.model import (
     User,
 )
 from ibmq_gateway.server.quotas import Quotas
-from ibmq_gateway.server.routing import UPSTREAM_RETRY_S, BackendView, Routes
+from ibmq_gateway.server.routing import BackendView, Routes
 from ibmq_gateway.server.runs import Reporter, execute
 from ibmq_gateway.server.scheduler import Scheduler
 from ibmq_gateway.server.states import ACTIVE_STATES, JobState, can_move
@@ -125,7 +124,7 @@ class JobManager:
     ) -> tuple[Job, bool]:
         """Stores a new job and starts admitting it; returns (job, deduplicated)."""
         info = self.backend_info(submission.backend)
-        self._check_reachable(submission.backend)
+        self._routes.check_reachable(submission.backend)
         check_submission(submission, info)
         self._quotas.check_request(owner, request_bytes)
         earlier = await self._earlier_submission(submission, owner.name)
@@ -252,15 +251,6 @@ class JobManager:
         """A backend's calibration data, or None for ideal backends."""
         executor = self._routes.executor(name)
         return await asyncio.to_thread(executor.properties, name, as_of)
-
-    def _check_reachable(self, backend: str) -> None:
-        problem = self._routes.executor(backend).problem()
-        if problem is not None:
-            raise UnavailableError(
-                f"backend {backend!r} cannot take jobs now: {problem}",
-                reason="UPSTREAM_UNAVAILABLE",
-                retry_after=UPSTREAM_RETRY_S,
-            )
 
     # -- the lifecycle -------------------------------------------------------------------
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import dataclasses
 from typing import TYPE_CHECKING
 
-from ibmq_gateway.server.errors import UnavailableError, backend_not_found
+from ibmq_gateway.server.errors import backend_not_found, upstream_unavailable
 from ibmq_gateway.server.ratelimit import RateLimit
 
 if TYPE_CHECKING:
@@ -21,8 +21,6 @@ if TYPE_CHECKING:
     from ibmq_gateway.server.settings import Settings
 
 SUBMISSION_WINDOW_S = 60.0
-UPSTREAM_RETRY_S = 30.0
-"""What callers are told to wait before asking again for a backend of an unreachable upstream."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -91,11 +89,9 @@ class Routes:
             return route[0]
         problem = self.problem()
         if problem is not None:
-            raise UnavailableError(
+            raise upstream_unavailable(
                 f"backend {name!r} is not offered now: {problem}; "
-                f"available: {', '.join(sorted(self._table))}",
-                reason="UPSTREAM_UNAVAILABLE",
-                retry_after=UPSTREAM_RETRY_S,
+                f"available: {', '.join(sorted(self._table))}"
             )
         raise backend_not_found(name, list(self._table))
 
@@ -103,6 +99,16 @@ class Routes:
         """The executor that runs ``name`` (which must be on offer)."""
         self.info(name)
         return self._table[name][1]
+
+    def check_reachable(self, name: str) -> None:
+        """Refuses new jobs for a backend whose upstream cannot be used now.
+
+        Raises:
+            UnavailableError: the backend's upstream has a problem (the message says which).
+        """
+        problem = self.executor(name).problem()
+        if problem is not None:
+            raise upstream_unavailable(f"backend {name!r} cannot take jobs now: {problem}")
 
     def problem(self) -> str | None:
         """Why some backends may be missing or refused now (an upstream's problem), if so."""
