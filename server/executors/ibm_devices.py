@@ -56,9 +56,9 @@ class IbmDevices:
         """The device's last known status (None before the first read), with the wait the
         gateway expects there when IBM gives none."""
         status = self._status.get(name)
-        if status is None or status.wait_seconds is not None:
-            return status
-        return dataclasses.replace(status, wait_seconds=self._waits.get(name))
+        if status is None:
+            return None
+        return dataclasses.replace(status, wait_seconds=self.typical_wait(name))
 
     def record_wait(self, name: str, seconds: float) -> None:
         """One of the gateway's jobs waited ``seconds`` at IBM before it ran on ``name``."""
