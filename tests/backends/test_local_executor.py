@@ -180,13 +180,19 @@ async def test_the_event_loop_keeps_running_during_a_simulation(executor: LocalE
     assert ticks >= 5
 
 
-async def test_failed_circuits_give_an_error_with_the_partial_result(
-    executor: LocalExecutor,
-) -> None:
+def too_big_for_memory() -> QuantumCircuit:
+    """40 qubits in superposition: their statevector does not fit in this machine's memory."""
     huge = QuantumCircuit(40, 40, name="huge")
     huge.h(range(40))
     huge.t(range(40))
     huge.measure(range(40), range(40))
+    return huge
+
+
+async def test_failed_circuits_give_an_error_with_the_partial_result(
+    executor: LocalExecutor,
+) -> None:
+    huge = too_big_for_memory()
 
     with pytest.raises(ExecutionError) as caught:
         await run(executor, "aer_simulator", [bell(), huge], RunOptions(shots=10))
@@ -202,10 +208,7 @@ async def test_failed_circuits_give_an_error_with_the_partial_result(
 async def test_when_every_circuit_fails_there_is_no_partial_result(
     executor: LocalExecutor,
 ) -> None:
-    huge = QuantumCircuit(40, 40, name="huge")
-    huge.h(range(40))
-    huge.t(range(40))
-    huge.measure(range(40), range(40))
+    huge = too_big_for_memory()
 
     with pytest.raises(ExecutionError) as caught:
         await run(executor, "aer_simulator", [huge], RunOptions(shots=10))

@@ -7,10 +7,19 @@ from typing import TYPE_CHECKING
 import pytest
 
 from ibmq_gateway.server.embedded import EmbeddedGateway
-from ibmq_gateway.v1 import backend_service_pb2, job_pb2, job_service_pb2
-from tests.helpers import connect, submit, wait_final
+from ibmq_gateway.v1 import backend_service_pb2, job_pb2
+from tests.helpers import connect, wait_final
 from tests.ibm.conftest import ibm_settings
-from tests.ibm.helpers import IBM_DEVICE, bell_for, until
+from tests.ibm.helpers import (
+    IBM_DEVICE,
+    bell_for,
+    cancel,
+    get_job,
+    provider_id,
+    state_name,
+    submit_to_ibm,
+    until,
+)
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -19,11 +28,6 @@ if TYPE_CHECKING:
     from tests.ibm.fake import FakeIBM
 
 pytestmark = pytest.mark.filterwarnings("ignore:The SamplerV2 class is deprecated")
-
-
-def state_of(stubs: Stubs, job_id: str) -> str:
-    job = stubs.jobs.GetJob(job_service_pb2.GetJobRequest(job_id=job_id)).job
-    return job_pb2.JobState.Name(job.state).removeprefix("JOB_STATE_")
 
 
 def listed(stubs: Stubs) -> list[str]:
@@ -35,10 +39,9 @@ def two_waiting_jobs(gateway: EmbeddedGateway) -> tuple[str, str]:
     """Two IBM jobs that were never sent: the submission limit (1/min) holds them back."""
     stubs = connect(gateway.address)
     circuit = bell_for(gateway.address)
-    first = submit(stubs, IBM_DEVICE, circuit).job.id
-    until(lambda: stubs.jobs.GetJob(job_service_pb2.GetJobRequest(job_id=first)).job
-          .provider_job_id, "the first job is sent")  # fmt: skip
-    return submit(stubs, IBM_DEVICE, circuit).job.id, submit(stubs, IBM_DEVICE, circuit).job.id
+    first = submit_to_ibm(stubs, circuit)
+    until(lambda: provider_id(stubs, first), "the first job is sent")
+    return submit_to_ibm(stubs, circuit), submit_to_ibm(stubs, circuit)
 
 
 def test_jobs_of_an_unreachable_ibm_wait_then_run_once_it_answers(
@@ -56,9 +59,9 @@ def test_jobs_of_an_unreachable_ibm_wait_then_run_once_it_answers(
         assert IBM_DEVICE not in listed(stubs)
         # Its jobs are not failed as "backend no longer offered": they wait, and can be
         # cancelled meanwhile.
-        assert state_of(stubs, waiting) == "QUEUED"
-        stubs.jobs.CancelJob(job_service_pb2.CancelJobRequest(job_id=cancelled))
-        assert state_of(stubs, cancelled) == "CANCELLED"
+        assert state_name(get_job(stubs, waiting)) == "QUEUED"
+        cancel(stubs, cancelled)
+        assert state_name(get_job(stubs, cancelled)) == "CANCELLED"
         # The gateway tries again by itself; the device appears and the job runs.
         until(lambda: IBM_DEVICE in listed(stubs), "IBM's devices are listed", timeout=60)
         final = wait_final(stubs, waiting)
@@ -72,15 +75,13 @@ def test_a_job_at_ibm_cancelled_while_ibm_is_out_of_reach_is_cancelled_there(
     fake_ibm.queue_seconds = 120.0
     with EmbeddedGateway(ibm_settings(tmp_path / "state", fake_ibm)) as gateway:
         stubs = connect(gateway.address)
-        job_id = submit(stubs, IBM_DEVICE, bell_for(gateway.address)).job.id
-        until(lambda: stubs.jobs.GetJob(job_service_pb2.GetJobRequest(job_id=job_id)).job
-              .provider_job_id, "the job is at IBM")  # fmt: skip
-        ibm_id = stubs.jobs.GetJob(job_service_pb2.GetJobRequest(job_id=job_id)).job.provider_job_id
+        job_id = submit_to_ibm(stubs, bell_for(gateway.address))
+        ibm_id = until(lambda: provider_id(stubs, job_id), "the job is at IBM")
         gateway.stop()
         fake_ibm.fail_next("POST /v3/resources/search", times=1, status=503)
         gateway.start()
         stubs = connect(gateway.address)
         assert IBM_DEVICE not in listed(stubs)  # the job is parked, IBM's id known
-        stubs.jobs.CancelJob(job_service_pb2.CancelJobRequest(job_id=job_id))
-        assert state_of(stubs, job_id) == "CANCELLED"
+        cancel(stubs, job_id)
+        assert state_name(get_job(stubs, job_id)) == "CANCELLED"
         until(lambda: fake_ibm.job(ibm_id).status == "Cancelled", "IBM cancels the job")
