@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING, TypeAlias
 
 from qiskit.providers import JobStatus
 
-from ibmq_gateway.client._convert import states_for, to_timestamp
+from ibmq_gateway.client._messages import states_for, to_timestamp
 from ibmq_gateway.client._tags import validate_tags
 from ibmq_gateway.client.exceptions import IBMQBackendValueError
 from ibmq_gateway.v1 import job_pb2

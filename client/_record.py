@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 from qiskit.providers import JobStatus
 from qiskit.providers.jobstatus import JOB_FINAL_STATES
 
-from ibmq_gateway.client._convert import job_status, parse_utc
+from ibmq_gateway.client._messages import job_status, parse_utc
 from ibmq_gateway.client.queueinfo import QueueInfo
 
 if TYPE_CHECKING:
@@ -55,7 +55,7 @@ class JobRecord:
         client_info: dict[str, str] | None = None,
         **fields: Any,
     ) -> JobRecord:
-        """A record from ``IBMQJob``'s constructor arguments (or ``_convert.job_fields``).
+        """A record from ``IBMQJob``'s constructor arguments (or ``_messages.job_fields``).
 
         Raises:
             IBMQJobApiError: ``status`` is not a gateway state this client knows.

@@ -11,7 +11,7 @@ import qiskit
 from qiskit import QuantumCircuit
 from qiskit.providers import BackendV2, Options
 
-from ibmq_gateway.client import _convert
+from ibmq_gateway.client import _messages
 from ibmq_gateway.client._rpc import api_errors, client_version
 from ibmq_gateway.client._tags import validate_tags
 from ibmq_gateway.client.exceptions import (
@@ -70,7 +70,7 @@ class GatewayBackend(BackendV2):  # type: ignore[misc]  # qiskit ships no types
         self._message = message
         self._target: Target | None = None
         if message.HasField("target"):
-            self._target = _convert.target_from_proto(message.target)
+            self._target = _messages.target_from_proto(message.target)
 
     @classmethod
     def _default_options(cls) -> Options:
@@ -82,7 +82,7 @@ class GatewayBackend(BackendV2):  # type: ignore[misc]  # qiskit ships no types
         if self._target is None:  # the backend came from a listing without targets
             with api_errors(IBMQBackendApiError, f"Failed to get backend {self.name}"):
                 self._message = self._api.backend_get(self.name)
-            self._target = _convert.target_from_proto(self._message.target)
+            self._target = _messages.target_from_proto(self._message.target)
         return self._target
 
     @property
@@ -137,7 +137,7 @@ class GatewayBackend(BackendV2):  # type: ignore[misc]  # qiskit ships no types
         request = job_service_pb2.SubmitJobRequest(
             request_id=str(uuid.uuid4()),
             backend=self.name,
-            circuits=[_convert.circuit_to_proto(circuit) for circuit in batch],
+            circuits=[_messages.circuit_to_proto(circuit) for circuit in batch],
             run_options=self._run_options(shots=shots, memory=memory, **run_config),
             name=job_name or "",
             tags=job_tags or [],
@@ -154,7 +154,7 @@ class GatewayBackend(BackendV2):  # type: ignore[misc]  # qiskit ships no types
         options = dict(self.options.items())
         options.update({key: value for key, value in given.items() if value is not None})
         try:
-            return _convert.run_options_to_proto(options)
+            return _messages.run_options_to_proto(options)
         except (TypeError, ValueError) as err:
             raise IBMQBackendValueError(f"Invalid run options: {err}") from err
 
@@ -209,7 +209,7 @@ class GatewayBackend(BackendV2):  # type: ignore[misc]  # qiskit ships no types
             response = self._api.backend_properties(self.name)
         if not response.HasField("properties"):
             return None
-        return _convert.properties_from_proto(response.properties)
+        return _messages.properties_from_proto(response.properties)
 
     def status(self) -> BackendStatus:
         """Whether the backend takes jobs now, and how many are pending."""
@@ -236,7 +236,7 @@ class RetiredBackend(GatewayBackend):
 
     def __init__(self, provider: GatewayProvider, api_client: ApiClient, name: str) -> None:
         super().__init__(provider, api_client, backend_pb2.Backend(name=name or "unknown"))
-        self._target = _convert.target_from_proto(backend_pb2.Target())
+        self._target = _messages.target_from_proto(backend_pb2.Target())
 
     def run(self, *args: Any, **kwargs: Any) -> IBMQJob:
         """Always fails: the backend is gone.
@@ -261,9 +261,9 @@ def _circuit_list(circuits: QuantumCircuit | Sequence[QuantumCircuit]) -> list[Q
 def _share_level(level: str | None) -> job_pb2.ShareLevel:
     if level is None:
         return job_pb2.SHARE_LEVEL_UNSPECIFIED
-    value = _convert.SHARE_LEVELS.get(str(level).lower())
+    value = _messages.SHARE_LEVELS.get(str(level).lower())
     if value is None:
-        valid = ", ".join(_convert.SHARE_LEVELS)
+        valid = ", ".join(_messages.SHARE_LEVELS)
         raise IBMQBackendValueError(
             f'"{level}" is not a valid job share level. Valid values are {valid}.'
         )
@@ -272,6 +272,6 @@ def _share_level(level: str | None) -> job_pb2.ShareLevel:
 
 def _struct(value: dict[str, Any], what: str) -> Any:
     try:
-        return _convert.dict_to_struct(value)
+        return _messages.dict_to_struct(value)
     except (TypeError, ValueError) as err:
         raise IBMQBackendValueError(f"The {what} cannot be sent: {err}") from err

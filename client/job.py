@@ -16,7 +16,7 @@ import grpc
 from qiskit.providers import JobStatus, JobV1
 from qiskit.result import Result
 
-from ibmq_gateway.client import _convert
+from ibmq_gateway.client import _messages
 from ibmq_gateway.client._callback import StatusReporter
 from ibmq_gateway.client._qobj import qobj_dict
 from ibmq_gateway.client._record import JobRecord
@@ -121,7 +121,7 @@ class IBMQJob(JobV1):  # type: ignore[misc]  # qiskit ships no types
         circuits: list[QuantumCircuit] | None = None,
     ) -> IBMQJob:
         """A job from the gateway's record of it (and the circuits, when just submitted)."""
-        return cls(backend, api_client, circuits=circuits, **_convert.job_fields(message))
+        return cls(backend, api_client, circuits=circuits, **_messages.job_fields(message))
 
     # --- identity and cached fields -------------------------------------------------------
 
@@ -310,7 +310,7 @@ class IBMQJob(JobV1):  # type: ignore[misc]  # qiskit ships no types
         return self._result
 
     def _failed_result(self, partial: bool, refresh: bool) -> Result:
-        if partial and self._record.api_status not in _convert.NEVER_RAN:
+        if partial and self._record.api_status not in _messages.NEVER_RAN:
             if self._result is None or refresh:
                 try:
                     self._result = self._fetch_result(allow_partial=True)
@@ -331,7 +331,7 @@ class IBMQJob(JobV1):  # type: ignore[misc]  # qiskit ships no types
     def _fetch_result(self, allow_partial: bool) -> Result:
         with api_errors(IBMQJobApiError, f"Unable to retrieve result for job {self.job_id()}"):
             message = self._api.job_result(self.job_id(), allow_partial=allow_partial)
-        return _convert.result_from_proto(message, self._record.client_info)
+        return _messages.result_from_proto(message, self._record.client_info)
 
     def error_message(self, timeout: float | None = None) -> str | None:
         """Why the job failed, as ``'<message>. Error code: <code>.'``; None unless it failed.
@@ -438,19 +438,19 @@ class IBMQJob(JobV1):  # type: ignore[misc]  # qiskit ships no types
             A ``qiskit_ibm_runtime.models.BackendProperties``, or None.
         """
         steps = self._record.time_per_step or {}
-        as_of = _convert.to_timestamp(steps["RUNNING"]) if "RUNNING" in steps else None
+        as_of = _messages.to_timestamp(steps["RUNNING"]) if "RUNNING" in steps else None
         with api_errors(IBMQJobApiError, f"Unable to retrieve properties for job {self.job_id()}"):
             response = self._api.backend_properties(self._backend_name(), as_of)
         if not response.HasField("properties"):
             return None
-        return _convert.properties_from_proto(response.properties)
+        return _messages.properties_from_proto(response.properties)
 
     def circuits(self) -> list[QuantumCircuit]:
         """The circuits the job ran, as submitted (read from the gateway once)."""
         if self._circuits is None:
             with api_errors(IBMQJobApiError, f"Unable to retrieve circuits of {self.job_id()}"):
                 message = self._api.job_get(self.job_id(), full=True).job
-            self._circuits = [_convert.circuit_from_proto(item) for item in message.circuits]
+            self._circuits = [_messages.circuit_from_proto(item) for item in message.circuits]
         return list(self._circuits)
 
     def backend_options(self) -> dict[str, Any]:
@@ -485,7 +485,7 @@ class IBMQJob(JobV1):  # type: ignore[misc]  # qiskit ships no types
 
     def _apply(self, message: job_pb2.Job) -> None:
         """Takes a newer record of the job from the gateway."""
-        fields = _convert.job_fields(message)
+        fields = _messages.job_fields(message)
         del fields["job_id"]
         self._record = JobRecord.from_fields(**fields)
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from ibmq_gateway.client._convert import job_status, parse_utc
+from ibmq_gateway.client._messages import job_status, parse_utc
 
 _UNKNOWN = "unknown"
 

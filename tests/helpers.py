@@ -11,7 +11,7 @@ from google.rpc import error_details_pb2
 from grpc_status import rpc_status
 from qiskit import QuantumCircuit
 
-from ibmq_gateway.client._convert import circuit_to_proto
+from ibmq_gateway.client._messages import circuit_to_proto
 from ibmq_gateway.v1 import (
     backend_service_pb2_grpc,
     job_pb2,

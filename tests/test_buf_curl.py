@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from ibmq_gateway.server.embedded import EmbeddedGateway
+from ibmq_gateway.server.ops.embedded import EmbeddedGateway
 from tests.helpers import BELL_QASM3
 
 BUF = Path(sys.executable).parent / "buf"

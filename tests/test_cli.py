@@ -12,9 +12,9 @@ import pytest
 from qiskit import QuantumCircuit, qpy
 from typer.testing import CliRunner, Result
 
-from ibmq_gateway.server.circuit_files import qasm_circuit
+from ibmq_gateway.client.cli.circuit_files import qasm_circuit
 from ibmq_gateway.server.cli import app, main
-from ibmq_gateway.server.embedded import EmbeddedGateway
+from ibmq_gateway.server.ops.embedded import EmbeddedGateway
 from tests.conftest import gateway_settings
 from tests.helpers import BELL_QASM2, BELL_QASM3, bell_circuit
 

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from ibmq_gateway.server.embedded import EmbeddedGateway
+from ibmq_gateway.server.ops.embedded import EmbeddedGateway
 from ibmq_gateway.v1 import job_service_pb2
 from tests.helpers import connect
 

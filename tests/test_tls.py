@@ -22,9 +22,9 @@ from ibmq_gateway.client._rpc import (
     tls_credentials,
 )
 from ibmq_gateway.server.cli import app
-from ibmq_gateway.server.embedded import EmbeddedGateway
-from ibmq_gateway.server.settings import Settings
-from ibmq_gateway.server.tls import TlsFileError, server_credentials
+from ibmq_gateway.server.ops.embedded import EmbeddedGateway
+from ibmq_gateway.server.core.settings import Settings
+from ibmq_gateway.server.ops.tls import TlsFileError, server_credentials
 from ibmq_gateway.v1 import backend_service_pb2
 from tests.conftest import gateway_settings
 from tests.helpers import bell_circuit, connect
@@ -212,7 +212,7 @@ def test_an_unreadable_file_is_named_with_its_variable(tmp_path, pki, monkeypatc
 
 
 def test_the_log_says_tls_is_on_and_shows_no_key(tmp_path, pki, caplog):
-    caplog.set_level(logging.INFO, logger="ibmq_gateway.server.app")
+    caplog.set_level(logging.INFO, logger="ibmq_gateway.server.ops.app")
     with EmbeddedGateway(_tls_settings(tmp_path, pki, mutual=True)):
         pass
     assert "(mutual TLS)" in caplog.text

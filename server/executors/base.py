@@ -18,7 +18,7 @@ if TYPE_CHECKING:
     from qiskit.result import Result
     from qiskit.transpiler import Target
 
-    from ibmq_gateway.server.model import Job, QueueInfo
+    from ibmq_gateway.server.core.model import Job, QueueInfo
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
 
-from ibmq_gateway.server.model import (
+from ibmq_gateway.server.core.model import (
     AuditEntry,
     CircuitSource,
     EventType,
@@ -21,7 +21,7 @@ from ibmq_gateway.server.model import (
     RequestKey,
     User,
 )
-from ibmq_gateway.server.states import JobState
+from ibmq_gateway.server.core.states import JobState
 
 
 class StoreError(Exception):

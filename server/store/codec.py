@@ -10,8 +10,8 @@ import json
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from ibmq_gateway.server.model import Job, JobFailure, QueueInfo, RunOptions
-from ibmq_gateway.server.states import JobState
+from ibmq_gateway.server.core.model import Job, JobFailure, QueueInfo, RunOptions
+from ibmq_gateway.server.core.states import JobState
 
 _UNIX_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _MICROSECOND = timedelta(microseconds=1)

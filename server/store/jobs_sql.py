@@ -16,7 +16,7 @@ from dataclasses import replace
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from ibmq_gateway.server.model import (
+from ibmq_gateway.server.core.model import (
     CircuitSource,
     EventType,
     Job,
@@ -28,7 +28,7 @@ from ibmq_gateway.server.store.base import DuplicateRequestError, StaleJobError
 from ibmq_gateway.server.store.codec import decode_job, encode_job, from_micros, to_micros
 
 if TYPE_CHECKING:
-    from ibmq_gateway.server.model import JobQuery
+    from ibmq_gateway.server.core.model import JobQuery
     from ibmq_gateway.server.store.base import Change, PageCursor
 
 

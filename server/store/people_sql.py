@@ -6,7 +6,7 @@ import json
 import sqlite3
 from typing import TYPE_CHECKING, Any
 
-from ibmq_gateway.server.model import AuditEntry, User
+from ibmq_gateway.server.core.model import AuditEntry, User
 from ibmq_gateway.server.store.base import DuplicateUserError
 from ibmq_gateway.server.store.codec import from_micros, to_micros
 

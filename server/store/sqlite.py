@@ -17,7 +17,7 @@ from datetime import datetime
 from functools import partial
 from typing import TYPE_CHECKING, Any, Concatenate, ParamSpec, TypeVar
 
-from ibmq_gateway.server.model import (
+from ibmq_gateway.server.core.model import (
     AuditEntry,
     CircuitSource,
     Job,
@@ -32,8 +32,8 @@ from ibmq_gateway.server.store.codec import to_micros
 if TYPE_CHECKING:
     from pathlib import Path
 
-    from ibmq_gateway.server.model import JobQuery
-    from ibmq_gateway.server.states import JobState
+    from ibmq_gateway.server.core.model import JobQuery
+    from ibmq_gateway.server.core.states import JobState
     from ibmq_gateway.server.store.base import Change, PageCursor
 
 logger = logging.getLogger(__name__)

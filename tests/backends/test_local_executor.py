@@ -12,8 +12,8 @@ import pytest
 from qiskit import QuantumCircuit, transpile
 
 from ibmq_gateway.server.executors.base import BackendInfo, ExecutionError
-from ibmq_gateway.server.executors.local import EXECUTION_FAILED, LocalExecutor
-from ibmq_gateway.server.model import RunOptions
+from ibmq_gateway.server.executors.local.executor import EXECUTION_FAILED, LocalExecutor
+from ibmq_gateway.server.core.model import RunOptions
 
 from .conftest import RecordingReporter, bell, make_job
 
@@ -62,7 +62,7 @@ def test_unknown_fake_device_is_refused() -> None:
 def test_runtime_is_imported_only_for_fake_devices() -> None:
     script = (
         "import sys\n"
-        "from ibmq_gateway.server.executors.local import LocalExecutor\n"
+        "from ibmq_gateway.server.executors.local.executor import LocalExecutor\n"
         "LocalExecutor(fake_devices=())\n"
         "print('qiskit_ibm_runtime' in sys.modules)\n"
     )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from ibmq_gateway.server.targets import backend_to_proto, target_to_proto
+from ibmq_gateway.server.api.backend_messages import backend_to_proto, target_to_proto
 
 if TYPE_CHECKING:
     from ibmq_gateway.server.executors.base import BackendInfo

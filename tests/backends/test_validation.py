@@ -6,8 +6,8 @@ from typing import TYPE_CHECKING
 
 from qiskit import QuantumCircuit, transpile
 
-from ibmq_gateway.server.model import JobFailure
-from ibmq_gateway.server.validation import (
+from ibmq_gateway.server.core.model import JobFailure
+from ibmq_gateway.server.jobs.validation import (
     CIRCUIT_TOO_WIDE,
     INSTRUCTION_NOT_SUPPORTED,
     check_fits,

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from ibmq_gateway.client import GatewayBackend, GatewayProvider
-from ibmq_gateway.server.embedded import EmbeddedGateway
-from ibmq_gateway.server.logs import RPC_LOGGER
+from ibmq_gateway.server.ops.embedded import EmbeddedGateway
+from ibmq_gateway.server.ops.logs import RPC_LOGGER
 from tests.client.gateways import RpcLog
 from tests.conftest import gateway_settings
 

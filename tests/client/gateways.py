@@ -15,9 +15,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from ibmq_gateway.client._rpc import ApiClient
-from ibmq_gateway.server.auth import new_token, token_digest
-from ibmq_gateway.server.embedded import EmbeddedGateway
-from ibmq_gateway.server.model import User
+from ibmq_gateway.server.api.auth import new_token, token_digest
+from ibmq_gateway.server.ops.embedded import EmbeddedGateway
+from ibmq_gateway.server.core.model import User
 from tests.helpers import Stubs, connect
 
 

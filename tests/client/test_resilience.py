@@ -8,7 +8,7 @@ import pytest
 from qiskit.providers import JobStatus
 
 from ibmq_gateway.client import GatewayProvider, QueueInfo
-from ibmq_gateway.server.embedded import EmbeddedGateway
+from ibmq_gateway.server.ops.embedded import EmbeddedGateway
 from tests.client import circuits
 from tests.conftest import gateway_settings
 

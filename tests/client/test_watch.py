@@ -18,7 +18,7 @@ import pytest
 from ibmq_gateway.client import IBMQJobApiError, _watch
 from ibmq_gateway.client._rpc import ApiClient
 from ibmq_gateway.client._watch import JobFollower
-from ibmq_gateway.server.embedded import EmbeddedGateway
+from ibmq_gateway.server.ops.embedded import EmbeddedGateway
 from ibmq_gateway.v1 import job_pb2, job_service_pb2
 from tests.client.gateways import caller, prune_log
 from tests.helpers import connect, submit, wait_final

@@ -16,7 +16,7 @@ import pytest
 from qiskit import transpile
 
 from ibmq_gateway.client import GatewayProvider
-from ibmq_gateway.server.embedded import EmbeddedGateway
+from ibmq_gateway.server.ops.embedded import EmbeddedGateway
 from ibmq_gateway.v1 import job_service_pb2
 from tests.conftest import gateway_settings
 from tests.helpers import bell_circuit, connect

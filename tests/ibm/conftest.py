@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from ibmq_gateway.server.embedded import EmbeddedGateway
+from ibmq_gateway.server.ops.embedded import EmbeddedGateway
 from tests.conftest import gateway_settings
 from tests.ibm.fake import FakeIBM
 
@@ -19,7 +19,7 @@ if TYPE_CHECKING:
 
     from qiskit_ibm_runtime import QiskitRuntimeService
 
-    from ibmq_gateway.server.settings import Settings
+    from ibmq_gateway.server.core.settings import Settings
 
 # Variables that would send the client elsewhere than the fake, or through a proxy.
 _FOREIGN_ENVIRONMENT = (

@@ -15,7 +15,7 @@ from tests.ibm.helpers import IBM_DEVICE as DEVICE
 from tests.ibm.helpers import bell_for, get_job
 
 if TYPE_CHECKING:
-    from ibmq_gateway.server.embedded import EmbeddedGateway
+    from ibmq_gateway.server.ops.embedded import EmbeddedGateway
     from tests.ibm.fake import FakeIBM
 
 pytestmark = pytest.mark.filterwarnings("ignore:The SamplerV2 class is deprecated")

@@ -17,15 +17,15 @@ from typing import TYPE_CHECKING, TypeVar
 import pytest
 from qiskit.providers import JobStatus
 
-from ibmq_gateway.server.executors.ibm_client import IbmAccount, IbmClient, IbmDevice, IbmJobState
-from ibmq_gateway.server.executors.ibm_errors import (
+from ibmq_gateway.server.executors.ibm.client import IbmAccount, IbmClient, IbmDevice, IbmJobState
+from ibmq_gateway.server.executors.ibm.errors import (
     IbmAuthError,
     IbmError,
     IbmRateLimitedError,
     IbmRejectedError,
     IbmTransientError,
 )
-from ibmq_gateway.server.executors.ibm_reading import normalize_status
+from ibmq_gateway.server.executors.ibm.reading import normalize_status
 from tests.ibm.helpers import IBM_DEVICE as DEVICE
 from tests.ibm.helpers import sampler_bell
 
@@ -354,7 +354,7 @@ def test_account_repr_hides_the_key() -> None:
 
 def test_module_imports_without_qiskit_ibm_runtime() -> None:
     code = (
-        "import sys, ibmq_gateway.server.executors.ibm_client; "
+        "import sys, ibmq_gateway.server.executors.ibm.client; "
         "assert 'qiskit_ibm_runtime' not in sys.modules, 'imported eagerly'"
     )
     outcome = subprocess.run(

@@ -19,9 +19,9 @@ from typing import TYPE_CHECKING
 import pytest
 
 from ibmq_gateway.client import GatewayProvider
-from ibmq_gateway.server.embedded import EmbeddedGateway
-from ibmq_gateway.server.executors.ibm import IbmExecutor
-from ibmq_gateway.server.executors.ibm_client import IbmAccount, IbmClient
+from ibmq_gateway.server.ops.embedded import EmbeddedGateway
+from ibmq_gateway.server.executors.ibm.executor import IbmExecutor
+from ibmq_gateway.server.executors.ibm.client import IbmAccount, IbmClient
 from tests.helpers import connect, wait_final
 from tests.ibm.conftest import ibm_settings
 from tests.ibm.helpers import IBM_DEVICE as DEVICE

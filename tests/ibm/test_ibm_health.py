@@ -8,8 +8,8 @@ import grpc
 import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
-from ibmq_gateway.server.embedded import EmbeddedGateway
-from ibmq_gateway.server.executors import ibm
+from ibmq_gateway.server.ops.embedded import EmbeddedGateway
+from ibmq_gateway.server.executors.ibm import executor as ibm
 from ibmq_gateway.v1 import backend_service_pb2, job_pb2
 from tests.helpers import connect, details, submit, wait_final
 from tests.ibm.conftest import ibm_settings

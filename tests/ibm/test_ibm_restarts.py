@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from ibmq_gateway.server.embedded import EmbeddedGateway
+from ibmq_gateway.server.ops.embedded import EmbeddedGateway
 from ibmq_gateway.v1 import job_pb2, job_service_pb2
 from tests.helpers import connect, submit, wait_final
 from tests.ibm.conftest import ibm_settings

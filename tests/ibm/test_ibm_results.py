@@ -22,7 +22,7 @@ from qiskit.primitives import (
 from qiskit_aer import AerSimulator
 from qiskit_ibm_runtime.fake_provider import FakeManilaV2
 
-from ibmq_gateway.server.executors.ibm_results import sampler_to_result
+from ibmq_gateway.server.executors.ibm.results import sampler_to_result
 from tests.ibm.helpers import sampler_bell
 
 if TYPE_CHECKING:

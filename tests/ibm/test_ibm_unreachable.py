@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from ibmq_gateway.server.embedded import EmbeddedGateway
+from ibmq_gateway.server.ops.embedded import EmbeddedGateway
 from ibmq_gateway.v1 import backend_service_pb2, job_pb2
 from tests.helpers import connect, wait_final
 from tests.ibm.conftest import ibm_settings

@@ -7,7 +7,7 @@ import asyncio
 import grpc
 import pytest
 
-from ibmq_gateway.server import admin
+from ibmq_gateway.server.cli import admin
 from ibmq_gateway.server.store import DuplicateUserError
 from ibmq_gateway.v1 import job_service_pb2
 from tests.helpers import connect, submit

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from ibmq_gateway.server.settings import Settings
+from ibmq_gateway.server.core.settings import Settings
 
 if TYPE_CHECKING:
     from pathlib import Path

@@ -8,11 +8,11 @@ from datetime import UTC, datetime
 
 import pytest
 
-from ibmq_gateway.server.errors import SlowConsumerError, UnavailableError
-from ibmq_gateway.server.events import EventBus
-from ibmq_gateway.server.feeds import Feeds
-from ibmq_gateway.server.model import EventType, Job, JobQuery
-from ibmq_gateway.server.states import JobState
+from ibmq_gateway.server.core.errors import SlowConsumerError, UnavailableError
+from ibmq_gateway.server.streams.events import EventBus
+from ibmq_gateway.server.streams.feeds import Feeds
+from ibmq_gateway.server.core.model import EventType, Job, JobQuery
+from ibmq_gateway.server.core.states import JobState
 from ibmq_gateway.server.store import Change
 from ibmq_gateway.server.store.sqlite import SqliteJobStore
 

@@ -14,8 +14,8 @@ if TYPE_CHECKING:
 _SCRIPT = """
 import asyncio, sys
 from pathlib import Path
-from ibmq_gateway.server.app import Gateway
-from ibmq_gateway.server.settings import Settings
+from ibmq_gateway.server.ops.app import Gateway
+from ibmq_gateway.server.core.settings import Settings
 
 async def main():
     devices = tuple(name for name in sys.argv[2].split(",") if name)

@@ -6,8 +6,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from ibmq_gateway.server.ratelimit import RateLimit
-from ibmq_gateway.server.scheduler import Scheduler
+from ibmq_gateway.server.jobs.ratelimit import RateLimit
+from ibmq_gateway.server.jobs.scheduler import Scheduler
 
 
 class FakeClock:

@@ -9,7 +9,7 @@ import grpc
 import pytest
 from google.protobuf import duration_pb2
 
-from ibmq_gateway.server.embedded import EmbeddedGateway
+from ibmq_gateway.server.ops.embedded import EmbeddedGateway
 from ibmq_gateway.v1 import job_pb2, job_service_pb2
 from tests.conftest import gateway_settings
 from tests.helpers import connect, details, slow_job_circuit, submit, wait_final, watch

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from ibmq_gateway.server.model import JobEvent
+from ibmq_gateway.server.core.model import JobEvent
 from ibmq_gateway.server.store import JobStore
 from ibmq_gateway.server.store.sqlite import SqliteJobStore
 

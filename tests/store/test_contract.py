@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from ibmq_gateway.server.model import (
+from ibmq_gateway.server.core.model import (
     CircuitSource,
     EventType,
     Job,
@@ -26,7 +26,7 @@ from ibmq_gateway.server.model import (
     RequestKey,
     RunOptions,
 )
-from ibmq_gateway.server.states import JobState
+from ibmq_gateway.server.core.states import JobState
 from ibmq_gateway.server.store import (
     Change,
     DuplicateRequestError,

@@ -7,8 +7,8 @@ from datetime import UTC, datetime
 
 import pytest
 
-from ibmq_gateway.server.model import JobQuery, User
-from ibmq_gateway.server.states import JobState
+from ibmq_gateway.server.core.model import JobQuery, User
+from ibmq_gateway.server.core.states import JobState
 from ibmq_gateway.server.store import DuplicateUserError, JobStore
 from tests.store.conftest import MakeStore
 from tests.store.test_contract import make_job

@@ -1,0 +1,208 @@
+"""Server interceptors: where domain errors become statuses, and where each call is observed.
+
+``ObservingInterceptor`` goes first (outermost), so it sees the status the client gets,
+after ``ErrorInterceptor`` has mapped the error.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import dataclasses
+import logging
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+import grpc
+from grpc_status import rpc_status
+
+from ibmq_gateway.server.api.auth import current_principal
+from ibmq_gateway.server.core.errors import GatewayError, status_for
+from ibmq_gateway.server.api.wrapping import BehaviourInterceptor, Stream, Unary
+
+log = logging.getLogger(__name__)
+
+_INTERNAL_MESSAGE = "internal error in the gateway; the server log has the details"
+
+
+class ErrorInterceptor(BehaviourInterceptor):
+    """Turns ``GatewayError`` into its status (with details) and anything else into INTERNAL."""
+
+    def wrap_unary(self, behaviour: Unary, method: str) -> Unary:
+        return _guard_unary(behaviour)
+
+    def wrap_stream(self, behaviour: Stream, method: str) -> Stream:
+        return _guard_stream(behaviour)
+
+
+def _guard_unary(behaviour: Callable[..., Awaitable[Any]]) -> Callable[..., Awaitable[Any]]:
+    async def guarded(request: Any, context: grpc.aio.ServicerContext[Any, Any]) -> Any:
+        async with _statuses(context):
+            return await behaviour(request, context)
+
+    return guarded
+
+
+def _guard_stream(
+    behaviour: Callable[..., AsyncIterator[Any]],
+) -> Callable[..., AsyncIterator[Any]]:
+    async def guarded(
+        request: Any, context: grpc.aio.ServicerContext[Any, Any]
+    ) -> AsyncIterator[Any]:
+        async with _statuses(context):
+            async for response in behaviour(request, context):
+                yield response
+
+    return guarded
+
+
+class _statuses:
+    """Ends the RPC with the status an escaping exception maps to."""
+
+    def __init__(self, context: grpc.aio.ServicerContext[Any, Any]) -> None:
+        self._context = context
+
+    async def __aenter__(self) -> None:
+        return None
+
+    async def __aexit__(
+        self, kind: type[BaseException] | None, error: BaseException | None, _: Any
+    ) -> bool:
+        if (
+            error is None
+            or isinstance(error, grpc.aio.AbortError)
+            or not isinstance(error, Exception)
+        ):
+            return False
+        if isinstance(error, GatewayError):
+            status = rpc_status.to_status(status_for(error))
+            await self._context.abort(status.code, status.details, status.trailing_metadata)
+        log.error("unexpected error in an RPC", exc_info=error)
+        await self._context.abort(grpc.StatusCode.INTERNAL, _INTERNAL_MESSAGE)
+        return False
+
+
+@dataclass(frozen=True)
+class Call:
+    """One RPC as observers see it: which method and who called. Never the request."""
+
+    service: str
+    """Full service name, e.g. ``ibmq_gateway.v1.JobService``."""
+    method: str
+    """Method name, e.g. ``SubmitJob``."""
+    principal: str
+    peer: str
+    streaming: bool
+    """True for server streams."""
+
+
+class CallObserver(Protocol):
+    """Something told about every call: metrics, the RPC log."""
+
+    def first_message(self, call: Call, seconds: float) -> None:
+        """A server stream sent its first message ``seconds`` after the call started."""
+
+    def finished(self, call: Call, code: grpc.StatusCode, seconds: float) -> None:
+        """The call ended with ``code`` after ``seconds``."""
+
+
+def principal_of() -> str:
+    """Who is calling, as far as authentication got ("-" before or without it)."""
+    user = current_principal.get()
+    return user.name if user is not None else "-"
+
+
+class ObservingInterceptor(BehaviourInterceptor):
+    """Tells each observer when a call ends, and how (and when a stream first answers)."""
+
+    def __init__(self, observers: Sequence[CallObserver]) -> None:
+        self._observers = tuple(observers)
+
+    def wrap_unary(self, behaviour: Unary, method: str) -> Unary:
+        service, _, name = method.strip("/").rpartition("/")
+        return self._unary(behaviour, service, name)
+
+    def wrap_stream(self, behaviour: Stream, method: str) -> Stream:
+        service, _, name = method.strip("/").rpartition("/")
+        return self._stream(behaviour, service, name)
+
+    def _unary(
+        self, behaviour: Callable[..., Awaitable[Any]], service: str, method: str
+    ) -> Callable[..., Awaitable[Any]]:
+        async def observed(request: Any, context: grpc.aio.ServicerContext[Any, Any]) -> Any:
+            call = _describe(context, service, method, streaming=False)
+            with _finishing(call, context, self._observers):
+                return await behaviour(request, context)
+
+        return observed
+
+    def _stream(
+        self, behaviour: Callable[..., AsyncIterator[Any]], service: str, method: str
+    ) -> Callable[..., AsyncIterator[Any]]:
+        async def observed(
+            request: Any, context: grpc.aio.ServicerContext[Any, Any]
+        ) -> AsyncIterator[Any]:
+            call = _describe(context, service, method, streaming=True)
+            with _finishing(call, context, self._observers) as elapsed:
+                first = True
+                async for response in behaviour(request, context):
+                    if first:
+                        _first_message(self._observers, call, elapsed())
+                        first = False
+                    yield response
+
+        return observed
+
+
+def _describe(
+    context: grpc.aio.ServicerContext[Any, Any], service: str, method: str, *, streaming: bool
+) -> Call:
+    # The principal is filled in when the call is reported: authentication runs inside.
+    return Call(service, method, "-", context.peer(), streaming)
+
+
+@contextlib.contextmanager
+def _finishing(
+    call: Call, context: grpc.aio.ServicerContext[Any, Any], observers: Sequence[CallObserver]
+) -> Iterator[Callable[[], float]]:
+    """Times the call and reports the status it ended with; yields the elapsed-time clock."""
+    started = time.perf_counter()
+    code = grpc.StatusCode.UNKNOWN
+    try:
+        yield lambda: time.perf_counter() - started
+        code = _status_code(context, grpc.StatusCode.OK)
+    except (asyncio.CancelledError, GeneratorExit):
+        # The client went away (or the server is stopping) before the call ended.
+        code = grpc.StatusCode.CANCELLED
+        raise
+    except BaseException:
+        # An abort has already put its status on the context.
+        code = _status_code(context, grpc.StatusCode.UNKNOWN)
+        raise
+    finally:
+        seconds = time.perf_counter() - started
+        known = dataclasses.replace(call, principal=principal_of())
+        _notify(observers, lambda observer: observer.finished(known, code, seconds))
+
+
+def _status_code(
+    context: grpc.aio.ServicerContext[Any, Any], default: grpc.StatusCode
+) -> grpc.StatusCode:
+    code = context.code()
+    return code if isinstance(code, grpc.StatusCode) else default
+
+
+def _first_message(observers: Sequence[CallObserver], call: Call, seconds: float) -> None:
+    known = dataclasses.replace(call, principal=principal_of())
+    _notify(observers, lambda observer: observer.first_message(known, seconds))
+
+
+def _notify(observers: Sequence[CallObserver], tell: Callable[[CallObserver], None]) -> None:
+    # Observing a call must never fail it.
+    for observer in observers:
+        try:
+            tell(observer)
+        except Exception:
+            log.exception("call observer %r failed", observer)

@@ -1,0 +1,105 @@
+"""``ibmq-gateway users add|list|revoke`` and ``ibmq-gateway audit``: administration.
+
+They work on the gateway's database in its state directory, so they run on the gateway's
+machine by whoever owns that directory; they need no token and no running gateway.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from ibmq_gateway.server.cli import admin
+from ibmq_gateway.client.cli.failures import FAILED, USAGE, CommandFailure, reports_failures
+from ibmq_gateway.client.cli.render import audit_table, users_table
+from ibmq_gateway.server.core.settings import Settings
+from ibmq_gateway.server.store import DuplicateUserError
+
+PANEL = "Administer a gateway"
+
+StateDir = Annotated[
+    Path | None,
+    typer.Option(
+        help="The gateway's state directory (env IBMQ_GATEWAY_STATE_DIR).", show_default=False
+    ),
+]
+Config = Annotated[
+    Path | None, typer.Option(help="The gateway's TOML settings file.", show_default=False)
+]
+
+users = typer.Typer(
+    help="Add, list and revoke the people and programs that may call.", no_args_is_help=True
+)
+
+
+def register(app: typer.Typer) -> None:
+    """Adds the administration commands to ``app``."""
+    app.add_typer(users, name="users", rich_help_panel=PANEL)
+    app.command(rich_help_panel=PANEL)(reports_failures(audit))
+
+
+@users.command("add")
+@reports_failures
+def add_user(
+    name: Annotated[str, typer.Argument(help="A name for the user (unique).")],
+    hub: Annotated[str, typer.Option(help="The user's hub (share levels compare it).")],
+    group: Annotated[str, typer.Option(help="The user's group.")],
+    project: Annotated[str, typer.Option(help="The user's project.")],
+    is_admin: Annotated[
+        bool, typer.Option("--admin", help="May see every job and change any.")
+    ] = False,
+    state_dir: StateDir = None,
+    config: Config = None,
+) -> None:
+    """Add a user and print their token, once: only a digest of it is kept."""
+    settings = _settings(state_dir, config)
+    try:
+        token = asyncio.run(admin.add_user(settings, name, hub, group, project, admin=is_admin))
+    except DuplicateUserError as error:
+        raise CommandFailure(str(error), USAGE) from None
+    typer.echo(token)
+    typer.echo(f"token of {name!r}: give it to them now; it is not shown again", err=True)
+
+
+@users.command("list")
+@reports_failures
+def list_users(state_dir: StateDir = None, config: Config = None) -> None:
+    """List the users (tokens are never shown)."""
+    found = asyncio.run(admin.list_users(_settings(state_dir, config)))
+    Console().print(users_table(found))
+
+
+@users.command("revoke")
+@reports_failures
+def revoke_user(
+    name: Annotated[str, typer.Argument(help="The user whose token stops working.")],
+    state_dir: StateDir = None,
+    config: Config = None,
+) -> None:
+    """Stop a user's token from working (the user and their jobs stay)."""
+    if not asyncio.run(admin.revoke_user(_settings(state_dir, config), name)):
+        raise CommandFailure(f"no active user named {name!r}", FAILED)
+    typer.echo(f"revoked {name}")
+
+
+def audit(
+    limit: Annotated[int, typer.Option(help="At most this many entries.")] = 50,
+    actor: Annotated[str, typer.Option(help="Only this user's actions.")] = "",
+    state_dir: StateDir = None,
+    config: Config = None,
+) -> None:
+    """List recorded submits, cancels, updates and user changes, newest first."""
+    settings = _settings(state_dir, config)
+    entries = asyncio.run(admin.list_audit(settings, limit=limit, actor=actor))
+    Console().print(audit_table(entries))
+
+
+def _settings(state_dir: Path | None, config: Path | None) -> Settings:
+    try:
+        return Settings.load({"state_dir": state_dir}, config_file=config)
+    except (ValueError, OSError) as error:
+        raise CommandFailure(str(error), USAGE) from error

@@ -1,0 +1,319 @@
+"""The local executor: jobs run on this machine, on Aer, in worker processes.
+
+Backends are Aer's ideal simulator and IBM fake devices (see ``catalog``). A fake device runs
+on ``AerSimulator.from_backend``, with the noise of its calibration snapshot.
+
+Simulations run in worker processes, not threads: Aer holds the GIL for a whole simulation
+(measured with qiskit-aer 0.18.2: a 42 s simulation in a thread froze the event loop for 42 s),
+so a thread would stall every RPC and stream of the gateway. Workers are forked from a fork
+server that has imported qiskit and Aer but never simulated: forking the gateway itself is
+unsafe (Aer's OpenMP runtime and gRPC's threads do not survive a fork), and spawning a fresh
+interpreter costs 0.7 s per worker where a fork costs about 20 ms. Each worker keeps the
+simulators it built: a fake device's costs up to 1.3 s (127 qubits). As with any
+multiprocessing code, a script that embeds the gateway must guard its entry point with
+``if __name__ == "__main__":``: each worker imports the main module again.
+
+A pool of ``max_workers`` threads admits jobs: each admitted job hands its circuits to a worker
+process and waits, so a job waiting for a thread has not started and can be dropped, while a job
+in a worker process runs to its end (its outcome is then dropped if it was cancelled).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import multiprocessing
+import os
+import threading
+import time
+from concurrent.futures import CancelledError, Future, ProcessPoolExecutor, ThreadPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from qiskit_aer import AerSimulator
+
+from ibmq_gateway.server.executors.base import BackendInfo, ExecutionError, Executor
+from ibmq_gateway.server.executors.local.catalog import (
+    AER_SIMULATOR,
+    DEFAULT_FAKE_DEVICES,
+    aer_backend_info,
+    fake_backend_info,
+    fake_properties,
+    load_fake_devices,
+)
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+    from datetime import datetime
+    from multiprocessing.context import BaseContext
+
+    from qiskit import QuantumCircuit
+    from qiskit.result import Result
+
+    from ibmq_gateway.server.executors.base import RunReporter
+    from ibmq_gateway.server.core.model import Job, RunOptions
+
+EXECUTION_FAILED = 2001
+"""Aer could not run the job, or some of its circuits."""
+GATEWAY_CHECK_S = 2.0
+"""How often a worker checks that the gateway process still exists."""
+
+_log = logging.getLogger(__name__)
+
+# Options a job may not set through ``extra``: they belong to the gateway (threads, memory,
+# devices, job splitting) or to the backend itself (its noise).
+_RESERVED_OPTIONS = frozenset(
+    {
+        "executor",
+        "noise_model",
+        "device",
+        "max_job_size",
+        "max_shot_size",
+        "max_parallel_threads",
+        "max_parallel_experiments",
+        "max_parallel_shots",
+        "max_memory_mb",
+    }
+)
+
+
+@dataclass
+class _Run:
+    """One job's run, as far as cancelling it goes."""
+
+    future: Future[Result] | None = None
+    cancelled: bool = False
+
+
+class LocalExecutor(Executor):
+    """Runs jobs on Aer's ideal simulator and on IBM fake devices with their noise."""
+
+    def __init__(
+        self, fake_devices: Sequence[str] = DEFAULT_FAKE_DEVICES, max_workers: int = 2
+    ) -> None:
+        """Builds the backend catalogue (about 1 s with the default fake devices).
+
+        Args:
+            fake_devices: Names of the IBM fake devices to offer, e.g. ``"fake_manila"``.
+            max_workers: Jobs run at once, each in a worker process.
+
+        Raises:
+            ValueError: a name is not a fake device of qiskit-ibm-runtime.
+        """
+        self._devices = load_fake_devices(fake_devices)
+        infos = [aer_backend_info(), *map(fake_backend_info, self._devices.values())]
+        self._backends = {info.name: info for info in infos}
+        self._max_workers = max_workers
+        self._threads = ThreadPoolExecutor(max_workers, thread_name_prefix="local-run")
+        self._processes = self._new_process_pool()
+        self._processes_lock = threading.Lock()
+        self._runs: dict[str, _Run] = {}
+        self._properties: dict[str, dict[str, Any]] = {}
+
+    def backends(self) -> list[BackendInfo]:
+        """Every backend this executor offers: ``aer_simulator`` first, then fake devices."""
+        return list(self._backends.values())
+
+    def properties(self, backend: str, as_of: datetime | None = None) -> dict[str, Any] | None:
+        """The fake device's calibration snapshot; None for the ideal simulator.
+
+        Fake devices have a single calibration, so ``as_of`` makes no difference. The dict is
+        shared between calls (it takes 27 ms to build for 127 qubits): do not change it.
+        """
+        device = self._devices.get(backend)
+        if device is None:
+            return None
+        if backend not in self._properties:
+            self._properties[backend] = fake_properties(device)
+        return self._properties[backend]
+
+    async def run(self, job: Job, circuits: list[QuantumCircuit], reporter: RunReporter) -> Result:
+        """Simulates all of the job's circuits in one Aer run, in a worker process.
+
+        Raises:
+            ExecutionError: Aer failed; ``partial`` holds the result when some circuits ran.
+            asyncio.CancelledError: the job was cancelled; its outcome is dropped.
+        """
+        info = self._backends.get(job.backend)
+        if info is None:
+            raise ExecutionError(
+                EXECUTION_FAILED, "EXECUTION_FAILED", f"No local backend named {job.backend!r}."
+            )
+        run = self._runs[job.id] = _Run()
+        try:
+            await reporter.running()
+            return _checked(await self._simulate(job, info, circuits, run), circuits)
+        except asyncio.CancelledError:
+            _stop(run)
+            raise
+        finally:
+            if self._runs.get(job.id) is run:
+                del self._runs[job.id]
+
+    async def cancel(self, job: Job) -> None:
+        """Drops a run that has not started; a running simulation finishes, unheard."""
+        run = self._runs.get(job.id)
+        if run is not None:
+            _stop(run)
+
+    async def close(self) -> None:
+        """Drops runs that have not started and waits for the running ones to end."""
+        await asyncio.to_thread(self._threads.shutdown, wait=True, cancel_futures=True)
+        await asyncio.to_thread(self._processes.shutdown, wait=True, cancel_futures=True)
+
+    async def _simulate(
+        self, job: Job, info: BackendInfo, circuits: list[QuantumCircuit], run: _Run
+    ) -> Result:
+        if run.cancelled:
+            raise asyncio.CancelledError
+        run.future = self._threads.submit(self._simulate_blocking, job, info, circuits, run)
+        try:
+            result: Result = await asyncio.wrap_future(run.future)
+        except Exception as error:
+            if run.cancelled:
+                raise asyncio.CancelledError from error
+            message = f"Aer could not run the circuits on {info.name}: {error}"
+            raise ExecutionError(EXECUTION_FAILED, "EXECUTION_FAILED", message) from error
+        if run.cancelled:
+            raise asyncio.CancelledError
+        return result
+
+    def _simulate_blocking(
+        self, job: Job, info: BackendInfo, circuits: list[QuantumCircuit], run: _Run
+    ) -> Result:
+        """In an admission thread: hands the job to a worker process and waits for it."""
+        if run.cancelled:
+            raise CancelledError
+        processes = self._processes
+        try:
+            future = processes.submit(
+                simulate, info.name, circuits, job.run_options, info.default_shots
+            )
+            return future.result()
+        except BrokenProcessPool as error:
+            self._replace_broken(processes)
+            raise RuntimeError(
+                "the simulator process ended abruptly: out of memory, or a script that embeds "
+                "the gateway without an `if __name__ == '__main__':` guard"
+            ) from error
+
+    def _replace_broken(self, broken: ProcessPoolExecutor) -> None:
+        # A worker killed mid-run (by the OOM killer, say) breaks the whole pool for good.
+        with self._processes_lock:
+            if self._processes is broken:
+                self._processes = self._new_process_pool()
+        broken.shutdown(wait=False, cancel_futures=True)
+
+    def _new_process_pool(self) -> ProcessPoolExecutor:
+        context = _worker_context(with_fake_devices=bool(self._devices))
+        return ProcessPoolExecutor(
+            self._max_workers,
+            mp_context=context,
+            initializer=_follow_gateway,
+            initargs=(os.getpid(),),
+        )
+
+
+def _worker_context(*, with_fake_devices: bool) -> BaseContext:
+    if "forkserver" not in multiprocessing.get_all_start_methods():
+        return multiprocessing.get_context("spawn")
+    context = multiprocessing.get_context("forkserver")
+    # Takes effect when the fork server starts (once per gateway process): every worker then
+    # begins with these imports done.
+    preload = [__name__, *(["qiskit_ibm_runtime.fake_provider"] if with_fake_devices else [])]
+    context.set_forkserver_preload(preload)
+    return context
+
+
+def _stop(run: _Run) -> None:
+    run.cancelled = True
+    if run.future is not None:
+        run.future.cancel()
+
+
+def _follow_gateway(gateway_pid: int) -> None:
+    """Starts, in a new worker, a watch that ends the worker once the gateway is gone."""
+    threading.Thread(
+        target=_exit_without, args=(gateway_pid,), name="follow-gateway", daemon=True
+    ).start()
+
+
+def _exit_without(gateway_pid: int) -> None:
+    # A gateway killed outright never shuts its pool down, and its workers would wait for work
+    # forever (keeping the fork server alive too). Their parent is the fork server, so the
+    # only sign of the gateway is its process id.
+    while True:
+        time.sleep(GATEWAY_CHECK_S)
+        try:
+            os.kill(gateway_pid, 0)
+        except ProcessLookupError:
+            os._exit(1)
+
+
+_simulators: dict[str, Any] = {}
+"""A worker process's simulators by backend name, built on first use."""
+
+
+def simulate(
+    backend: str, circuits: list[QuantumCircuit], options: RunOptions, default_shots: int
+) -> Result:
+    """Runs circuits on a local backend, in the calling process (a worker).
+
+    Args:
+        backend: ``aer_simulator`` or a fake device name.
+        circuits: The circuits, all simulated in one Aer run.
+        options: The job's run options.
+        default_shots: Shots when the options give none.
+
+    Returns:
+        Aer's result, failed experiments included.
+    """
+    simulator = _simulators.get(backend)
+    if simulator is None:
+        simulator = _simulators[backend] = _build_simulator(backend)
+    aer_options = _aer_options(simulator, options, default_shots)
+    result: Result = simulator.run(circuits, **aer_options).result()
+    return result
+
+
+def _build_simulator(backend: str) -> Any:
+    if backend == AER_SIMULATOR:
+        return AerSimulator()
+    return AerSimulator.from_backend(load_fake_devices([backend])[backend])
+
+
+def _aer_options(simulator: Any, options: RunOptions, default_shots: int) -> dict[str, Any]:
+    """The job's run options that Aer takes, with the gateway's default shots."""
+    accepted = {
+        key: value
+        for key, value in options.extra.items()
+        if key not in _RESERVED_OPTIONS and hasattr(simulator.options, key)
+    }
+    ignored = sorted(set(options.extra) - set(accepted))
+    if ignored:
+        _log.debug("run options Aer does not take are ignored: %s", ", ".join(ignored))
+    accepted["shots"] = default_shots if options.shots is None else options.shots
+    if options.memory is not None:
+        accepted["memory"] = options.memory
+    if options.seed_simulator is not None:
+        accepted["seed_simulator"] = options.seed_simulator
+    return accepted
+
+
+def _checked(result: Result, circuits: list[QuantumCircuit]) -> Result:
+    """Returns ``result`` when every circuit ran; raises ``ExecutionError`` otherwise."""
+    failed = [index for index, experiment in enumerate(result.results) if not experiment.success]
+    if result.success and not failed:
+        return result
+    described = [
+        f"circuit {index} ({circuits[index].name!r}): {result.results[index].status}"
+        for index in failed[:5]
+    ]
+    more = f" and {len(failed) - 5} more" if len(failed) > 5 else ""
+    message = (
+        f"Aer did not run {len(failed)} of {len(result.results)} circuit(s) "
+        f"(status {result.status}): {'; '.join(described)}{more}"
+    )
+    partial = result if len(failed) < len(result.results) else None
+    raise ExecutionError(EXECUTION_FAILED, "EXECUTION_FAILED", message, partial)

@@ -1,0 +1,458 @@
+"""The job lifecycle: submit, admit, queue, run, cancel, update, recover.
+
+The manager is the only writer of jobs. Every change goes through ``_change`` under one
+write lock, checks the lifecycle's allowed moves, and is stored with its event in one
+transaction. Jobs that are not final are also held in memory (``_active``); after a
+restart ``start`` reloads them and picks up where each one stood.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import dataclasses
+import functools
+import logging
+import time
+from collections import defaultdict
+from collections.abc import Callable, Coroutine, Sequence
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+from ibmq_gateway.server.jobs import transitions
+from ibmq_gateway.server.jobs.circuit_formats import parse_circuits
+from ibmq_gateway.server.core.errors import (
+    FailedPreconditionError,
+    InvalidArgumentError,
+    RequestIdReusedError,
+    job_not_found,
+)
+from ibmq_gateway.server.executors.base import BackendInfo, Changed, Executor
+from ibmq_gateway.server.core.model import (
+    EventType,
+    Job,
+    JobEvent,
+    JobQuery,
+    User,
+)
+from ibmq_gateway.server.jobs.quotas import Quotas
+from ibmq_gateway.server.jobs.routing import BackendView, Routes
+from ibmq_gateway.server.jobs.runs import Reporter, execute
+from ibmq_gateway.server.jobs.scheduler import Scheduler
+from ibmq_gateway.server.core.states import ACTIVE_STATES, JobState, can_move
+from ibmq_gateway.server.store import Change, DuplicateRequestError, JobStore, PageCursor
+from ibmq_gateway.server.jobs.submission import (
+    Submission,
+    check_submission,
+    name_violations,
+    summary,
+    tag_violations,
+)
+from ibmq_gateway.server.jobs.transitions import to_state
+from ibmq_gateway.server.jobs.validation import check_fits
+
+if TYPE_CHECKING:
+    from qiskit import QuantumCircuit
+
+    from ibmq_gateway.server.core.settings import Settings
+
+log = logging.getLogger(__name__)
+
+_PRUNE_EVERY = timedelta(hours=1)
+_WAKE_FLOOR_S = 0.05
+_ADMISSION_STEPS = (JobState.VALIDATING, JobState.VALIDATED)
+
+
+class JobManager:
+    """Owns every job's lifecycle, from submission to a final state."""
+
+    def __init__(self, store: JobStore, executors: Sequence[Executor], settings: Settings) -> None:
+        self._store = store
+        self._settings = settings
+        self._scheduler = Scheduler({})
+        self._routes = Routes(executors, settings, self._scheduler)
+        self._listeners: list[Changed] = []
+        self._unrouted: set[str] = set()
+        """Jobs of backends an unreachable upstream may offer once it is back."""
+        self._wakeups: dict[str, asyncio.Task[None]] = {}
+        self._active: dict[str, Job] = {}
+        self._parsed: dict[str, list[QuantumCircuit]] = {}
+        self._runs: dict[str, asyncio.Task[None]] = {}
+        self._background: set[asyncio.Task[Any]] = set()
+        self._write = asyncio.Lock()
+        self._submitting: defaultdict[str, asyncio.Lock] = defaultdict(asyncio.Lock)
+        self._quotas = Quotas.from_settings(settings)
+
+    # -- start and stop ---------------------------------------------------------------
+
+    async def start(self) -> None:
+        """Starts the executors, reloads unfinished jobs and resumes each where it stood."""
+        for job in await self._store.jobs_in_states(ACTIVE_STATES):
+            self._active[job.id] = job
+        for executor in self._routes.executors:
+            await executor.start(self._executors_changed)
+        self._routes.refresh()
+        await self._recover(list(self._active.values()))
+        self._spawn(self._prune_periodically())
+
+    def on_change(self, listener: Changed) -> None:
+        """Calls ``listener`` whenever backends appear or an upstream's health changes."""
+        self._listeners.append(listener)
+
+    def upstream_problems(self) -> dict[str, str | None]:
+        """Each upstream service's name → why it cannot be used now (None: it can)."""
+        return {
+            executor.upstream: executor.problem()
+            for executor in self._routes.executors
+            if executor.upstream is not None
+        }
+
+    async def stop(self) -> None:
+        """Stops background work; unfinished jobs stay stored and resume on next start."""
+        # Runs are spawned like every other background task, so this covers them too.
+        tasks = list(self._background)
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        for executor in self._routes.executors:
+            await executor.close()
+
+    # -- commands ------------------------------------------------------------------------
+
+    async def submit(
+        self, submission: Submission, owner: User, request_bytes: int = 0
+    ) -> tuple[Job, bool]:
+        """Stores a new job and starts admitting it; returns (job, deduplicated)."""
+        info = self.backend_info(submission.backend)
+        self._routes.check_reachable(submission.backend)
+        check_submission(submission, info)
+        self._quotas.check_request(owner, request_bytes)
+        earlier = await self._earlier_submission(submission, owner.name)
+        if earlier is not None:
+            return earlier, True
+        circuits = await asyncio.to_thread(transitions.parse, submission)
+        # Counting the owner's jobs and creating this one must not interleave with another
+        # submission of theirs, or both could pass the active-jobs quota.
+        async with self._submitting[owner.name]:
+            self._quotas.check_submission(owner, submission, self._active_jobs_of(owner.name))
+            try:
+                event = await self._store.create_job(
+                    transitions.new_job(submission, owner),
+                    submission.circuits,
+                    transitions.request_key(submission, owner.name),
+                )
+            except DuplicateRequestError:
+                event = None
+            if event is not None:
+                self._active[event.job.id] = event.job
+        if event is None:
+            # Another call with the same request id won the race; answer like a retry.
+            return await self.submit(submission, owner, request_bytes)
+        self._parsed[event.job.id] = circuits
+        self._spawn(self._admit(event.job.id))
+        return event.job, False
+
+    def _active_jobs_of(self, owner: str) -> int:
+        return sum(1 for job in self._active.values() if job.owner == owner)
+
+    async def cancel(self, job_id: str, user: User) -> Job:
+        """Cancels a job that is not final yet."""
+        job = transitions.changeable(await self.get(job_id, user), user, "cancel")
+        cancelled = await self._change(job_id, to_state(JobState.CANCELLED))
+        if cancelled is None:
+            raise transitions.already_final(await self.get(job_id))
+        if job.backend not in self._routes:  # parked until its upstream is back
+            self._unrouted.discard(job_id)
+            for executor in self._routes.executors:
+                if executor.resumes_runs:  # one of them may hold it: each checks
+                    await executor.cancel(job)
+            return cancelled
+        self._scheduler.remove(job.backend, job_id)
+        run = self._runs.pop(job_id, None)
+        if run is not None:
+            run.cancel()
+            await self._routes.executor(job.backend).cancel(job)
+        await self._dispatch(job.backend)
+        return cancelled
+
+    async def update(
+        self, job_id: str, name: str | None, tags: tuple[str, ...] | None, user: User
+    ) -> Job:
+        """Changes a job's name and/or tags."""
+        violations = tag_violations(tags) if tags is not None else []
+        violations += name_violations(name) if name is not None else []
+        if violations:
+            raise InvalidArgumentError(summary(violations), violations)
+        transitions.changeable(await self.get(job_id, user), user, "update")
+
+        def rename(job: Job) -> Job:
+            return dataclasses.replace(
+                job,
+                name=job.name if name is None else name,
+                tags=job.tags if tags is None else tags,
+            )
+
+        updated = await self._change(job_id, rename, EventType.METADATA_CHANGED)
+        assert updated is not None  # metadata changes are allowed in every state
+        return updated
+
+    # -- reads ---------------------------------------------------------------------------
+
+    async def get(self, job_id: str, viewer: User | None = None) -> Job:
+        """The job's latest committed snapshot; NOT_FOUND if ``viewer`` may not see it.
+
+        Read from the store, not from memory: streams see a change at commit, and a reader
+        reacting to it must find the same state here.
+        """
+        job = await self._store.get_job(job_id)
+        if job is None or (viewer is not None and not viewer.can_see(job)):
+            # A job the caller may not see is not found, exactly like one that is not there.
+            raise job_not_found(job_id)
+        return job
+
+    async def list_jobs(
+        self, query: JobQuery, *, limit: int, ascending: bool, after: PageCursor | None, skip: int
+    ) -> list[Job]:
+        """Jobs matching ``query``, one page."""
+        return await self._store.list_jobs(
+            query, limit=limit, ascending=ascending, after=after, skip=skip
+        )
+
+    async def result(self, job_id: str, allow_partial: bool, viewer: User) -> dict[str, Any]:
+        """The stored result document of a final job."""
+        job = await self.get(job_id, viewer)
+        transitions.check_result_readable(job, allow_partial)
+        document = await self._store.get_result(job_id)
+        if document is None:
+            raise FailedPreconditionError(
+                f"job {job_id} ended in {job.state} before any circuit finished; "
+                "there is no result",
+                reason="NO_RESULT",
+            )
+        return document
+
+    async def circuits_of(self, job: Job) -> list[Any]:
+        """The circuits of a job the caller has read (``CircuitSource`` values)."""
+        return list(await self._store.get_circuits(job.id))
+
+    def backend_info(self, name: str) -> BackendInfo:
+        """The static description of a backend."""
+        return self._routes.info(name)
+
+    def backends(self) -> list[BackendView]:
+        """Every backend with its current load."""
+        return [self._routes.view(name) for name in self._routes.names]
+
+    def backend(self, name: str) -> BackendView:
+        """One backend with its current load."""
+        return self._routes.view(name)
+
+    async def properties(self, name: str, as_of: datetime | None) -> dict[str, Any] | None:
+        """A backend's calibration data, or None for ideal backends."""
+        executor = self._routes.executor(name)
+        return await asyncio.to_thread(executor.properties, name, as_of)
+
+    # -- the lifecycle -------------------------------------------------------------------
+
+    async def _admit(self, job_id: str) -> None:
+        """CREATING -> VALIDATING -> VALIDATED -> QUEUED, or ERROR_VALIDATING_JOB."""
+        for step in _ADMISSION_STEPS:
+            job = self._active.get(job_id)
+            if job is None:
+                return
+            if step == JobState.VALIDATED and job.state == JobState.VALIDATING:
+                failure = check_fits(self.backend_info(job.backend), await self._circuits(job_id))
+                if failure is not None:
+                    await self._change(job_id, to_state(JobState.ERROR_VALIDATING_JOB, failure))
+                    return
+            if can_move(job.state, step) and await self._change(job_id, to_state(step)) is None:
+                return
+        await self._enqueue(job_id)
+
+    async def _enqueue(self, job_id: str) -> None:
+        job = self._active.get(job_id)
+        if job is None:
+            return
+        self._scheduler.enqueue(job.backend, job_id, job.owner, job.created.timestamp())
+        position = self._scheduler.positions(job.backend).get(job_id)
+        if await self._change(job_id, to_state(JobState.QUEUED, queue=position)) is None:
+            self._scheduler.remove(job.backend, job_id)
+            return
+        await self._dispatch(job.backend)
+
+    async def _dispatch(self, backend: str) -> None:
+        """Starts jobs in free slots, then tells waiting jobs where they stand."""
+        for job_id in self._scheduler.start_next(backend):
+            self._runs[job_id] = self._spawn(self._run(job_id))
+        self._wake_when_allowed(backend)
+        await self._publish_positions(backend)
+
+    def _wake_when_allowed(self, backend: str) -> None:
+        """Dispatches again once the submission limit lets a waiting job go."""
+        until = self._scheduler.throttled_until(backend)
+        if until is None or backend in self._wakeups:
+            return
+
+        async def wake() -> None:
+            # A floor: a window freed a moment ago must not spin the loop.
+            await asyncio.sleep(max(until - time.monotonic(), _WAKE_FLOOR_S))
+            del self._wakeups[backend]
+            await self._dispatch(backend)
+
+        self._wakeups[backend] = self._spawn(wake())
+
+    async def _run(self, job_id: str) -> None:
+        job = self._active.get(job_id)
+        if job is None:  # cancelled (and taken off the scheduler) before it started
+            return
+        executor = self._routes.executor(job.backend)
+        reporter = Reporter(functools.partial(self._change, job_id))
+        try:
+            outcome = await execute(
+                executor, job, functools.partial(self._circuits, job_id), reporter
+            )
+        finally:
+            self._runs.pop(job_id, None)
+        if outcome.retry_at is not None:
+            # Refused for now, not failed: back to its place in the queue, and nothing goes
+            # to the backend (or any sharing its limit) before the provider allows it.
+            self._scheduler.requeue(job.backend, job_id, job.owner, job.created.timestamp())
+            self._scheduler.hold(job.backend, outcome.retry_at)
+        else:
+            self._parsed.pop(job_id, None)
+            # The slot is free before the final state is committed, so whoever sees that
+            # state also sees the backend's load without this job.
+            self._scheduler.finish(job.backend, job_id)
+            assert outcome.move is not None  # every outcome but a refusal has its move
+            await self._change(job_id, outcome.move, result=outcome.result)
+        await self._dispatch(job.backend)
+
+    async def _publish_positions(self, backend: str) -> None:
+        """Records each waiting job's new queue position, in one transaction."""
+        async with self._write:
+            changes = [
+                Change(dataclasses.replace(job, queue=info), EventType.QUEUE_INFO_CHANGED)
+                for job_id, info in self._scheduler.positions(backend).items()
+                if (job := self._active.get(job_id)) is not None
+                and job.state == JobState.QUEUED
+                and info.moved_since(job.queue)
+            ]
+            if changes:
+                self._remember(await self._store.apply(changes))
+
+    async def _change(
+        self,
+        job_id: str,
+        mutate: Callable[[Job], Job | None],
+        event_type: EventType = EventType.STATE_CHANGED,
+        result: dict[str, Any] | None = None,
+    ) -> Job | None:
+        """Applies ``mutate`` to the job's latest snapshot and stores it with its event.
+
+        ``mutate`` returns None when the change no longer applies (the job moved on);
+        then nothing is written and None is returned.
+        """
+        async with self._write:
+            current = self._active.get(job_id) or await self._store.get_job(job_id)
+            changed = mutate(current) if current is not None else None
+            if changed is None:
+                return None
+            events = await self._store.apply([Change(changed, event_type, result)])
+            self._remember(events)
+            return events[0].job
+
+    def _remember(self, events: Sequence[JobEvent]) -> None:
+        for event in events:
+            if event.job.final:
+                self._active.pop(event.job_id, None)
+            else:
+                self._active[event.job_id] = event.job
+
+    async def _circuits(self, job_id: str) -> list[QuantumCircuit]:
+        if job_id not in self._parsed:
+            sources = await self._store.get_circuits(job_id)
+            self._parsed[job_id] = await asyncio.to_thread(parse_circuits, sources)
+        return self._parsed[job_id]
+
+    async def _earlier_submission(self, submission: Submission, owner: str) -> Job | None:
+        if not submission.request_id:
+            return None
+        found = await self._store.find_request(owner, submission.request_id)
+        if found is None:
+            return None
+        key, job_id = found
+        if key.fingerprint != submission.fingerprint():
+            raise RequestIdReusedError(submission.request_id, job_id)
+        return await self.get(job_id)
+
+    # -- recovery ------------------------------------------------------------------------
+
+    async def _recover(self, jobs: list[Job]) -> None:
+        """Resumes unfinished jobs after a restart (see the README's "Restarts")."""
+        interrupted = []
+        for job in sorted(jobs, key=lambda j: j.created):
+            if job.backend not in self._routes:
+                await self._park_or_fail(job)
+                continue
+            self._unrouted.discard(job.id)
+            if self._routes.executor(job.backend).resumes_runs and _was_sent(job):
+                # Still running at the provider: follow it, never send it again.
+                self._scheduler.resume(job.backend, job.id, job.owner)
+                self._runs[job.id] = self._spawn(self._run(job.id))
+            elif job.state == JobState.RUNNING:
+                interrupted.append(job)
+            elif job.state == JobState.QUEUED:
+                self._scheduler.enqueue(job.backend, job.id, job.owner, job.created.timestamp())
+            else:
+                self._spawn(self._admit(job.id))
+        # Jobs that were running started before every queued one: they go first, in order.
+        for rank, job in enumerate(interrupted):
+            self._scheduler.enqueue(job.backend, job.id, job.owner, _RESTARTED_FIRST + rank)
+            await self._change(job.id, to_state(JobState.QUEUED))
+        for backend in self._routes.names:
+            await self._dispatch(backend)
+
+    async def _park_or_fail(self, job: Job) -> None:
+        if self._routes.problem() is None:
+            self._unrouted.discard(job.id)
+            await self._change(job.id, transitions.backend_gone(job))
+        else:
+            self._unrouted.add(job.id)
+
+    async def _executors_changed(self) -> None:
+        """New backends take their waiting jobs; listeners (health) hear of the change."""
+        self._routes.refresh()
+        # Each job leaves _unrouted as it is recovered (or parks again).
+        parked = [self._active[job_id] for job_id in self._unrouted if job_id in self._active]
+        if parked:
+            await self._recover(parked)
+        for listener in self._listeners:
+            await listener()
+
+    async def _prune_periodically(self) -> None:
+        while True:
+            cutoff = datetime.now(UTC) - timedelta(seconds=self._settings.event_retention)
+            with contextlib.suppress(Exception):
+                await self._store.prune_events(cutoff)
+            await asyncio.sleep(_PRUNE_EVERY.total_seconds())
+
+    def _spawn(self, coroutine: Coroutine[Any, Any, Any]) -> asyncio.Task[Any]:
+        task = asyncio.get_running_loop().create_task(coroutine)
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+        task.add_done_callback(_log_crash)
+        return task
+
+
+# Queue order of jobs interrupted by a restart: before any submission time.
+_RESTARTED_FIRST = -1e18
+
+
+def _was_sent(job: Job) -> bool:
+    """Whether the job reached its provider (a job that was not is sent from the queue)."""
+    return bool(job.provider_job_id) or job.state == JobState.RUNNING
+
+
+def _log_crash(task: asyncio.Task[Any]) -> None:
+    if not task.cancelled() and task.exception() is not None:
+        log.error("background task failed", exc_info=task.exception())

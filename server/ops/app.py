@@ -1,0 +1,212 @@
+"""The gateway process: store, executors, manager and the gRPC server around them."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+
+import grpc
+from grpc_health.v1 import health, health_pb2, health_pb2_grpc
+from grpc_reflection.v1alpha import reflection
+
+from ibmq_gateway.server.ops import tls
+from ibmq_gateway.server.api.audit import Audit
+from ibmq_gateway.server.api.auth import AuthInterceptor, ensure_admin
+from ibmq_gateway.server.streams.events import EventBus
+from ibmq_gateway.server.executors.base import Executor
+from ibmq_gateway.server.streams.feeds import Feeds
+from ibmq_gateway.server.api.interceptors import ErrorInterceptor, ObservingInterceptor
+from ibmq_gateway.server.ops.logs import RpcLog
+from ibmq_gateway.server.jobs.manager import JobManager
+from ibmq_gateway.server.ops.metrics import GatewayMetrics
+from ibmq_gateway.server.core.model import JobEvent
+from ibmq_gateway.server.api.servicers import BackendService, JobService
+from ibmq_gateway.server.core.settings import Settings
+from ibmq_gateway.server.core.states import ACTIVE_STATES
+from ibmq_gateway.server.store.sqlite import SqliteJobStore
+from ibmq_gateway.v1 import (
+    backend_service_pb2,
+    backend_service_pb2_grpc,
+    job_service_pb2,
+    job_service_pb2_grpc,
+)
+
+log = logging.getLogger(__name__)
+
+SERVICE_NAMES = (
+    job_service_pb2.DESCRIPTOR.services_by_name["JobService"].full_name,
+    backend_service_pb2.DESCRIPTOR.services_by_name["BackendService"].full_name,
+)
+_MB = 1024 * 1024
+# gRPC's defaults (1000 pending, 3000 hard limit) refused about a third of a burst of 5,000
+# new streams here; a team dashboard reconnecting after a restart makes such bursts.
+_SERVER_OPTIONS = (
+    ("grpc.server.max_pending_requests", 20_000),
+    ("grpc.server.max_pending_requests_hard_limit", 60_000),
+    ("grpc.max_receive_message_length", 64 * _MB),
+    ("grpc.max_send_message_length", 64 * _MB),
+    ("grpc.keepalive_time_ms", 60_000),
+    ("grpc.keepalive_timeout_ms", 20_000),
+    ("grpc.http2.min_recv_ping_interval_without_data_ms", 10_000),
+    ("grpc.keepalive_permit_without_calls", 1),
+    # gRPC reuses ports by default on Linux: a second gateway on a busy address would start
+    # and silently share its traffic. Refuse instead.
+    ("grpc.so_reuseport", 0),
+)
+
+
+def default_executors(settings: Settings) -> list[Executor]:
+    """Local simulators, and IBM Quantum's devices when an API key is configured."""
+    from ibmq_gateway.server.executors.local.catalog import DEFAULT_FAKE_DEVICES
+    from ibmq_gateway.server.executors.local.executor import LocalExecutor
+
+    devices = DEFAULT_FAKE_DEVICES if settings.fake_devices is None else settings.fake_devices
+    executors: list[Executor] = [LocalExecutor(fake_devices=devices, max_workers=settings.workers)]
+    if settings.ibm_configured:
+        # Imported only with an API key: IBM's client costs about a second to import.
+        from ibmq_gateway.server.executors.ibm.executor import IbmExecutor
+
+        executors.append(IbmExecutor.from_settings(settings))
+    return executors
+
+
+class Gateway:
+    """One gateway: start it, serve until stopped, stop it gracefully."""
+
+    def __init__(self, settings: Settings, executors: Sequence[Executor] | None = None) -> None:
+        self.settings = settings
+        self.bus = EventBus(settings.stream_buffer)
+        self._executors = list(executors) if executors is not None else None
+        self._server: grpc.aio.Server | None = None
+        self._health = health.aio.HealthServicer()  # type: ignore[attr-defined]
+        self.metrics = GatewayMetrics()
+        self.port = 0
+        self.metrics_port: int | None = None
+        """Port of the /metrics endpoint, once started (None: no endpoint)."""
+
+    async def start(self) -> int:
+        """Opens the store, recovers jobs and starts serving; returns the bound port.
+
+        Raises:
+            TlsFileError: a TLS file in the settings cannot be read or is wrong.
+        """
+        import asyncio
+
+        # Wrong TLS files fail the start before anything is opened or recovered.
+        credentials = tls.server_credentials(self.settings)
+        loop = asyncio.get_running_loop()
+        self.bus.bind(loop)
+        await self._open_store()
+        executors = self._executors or default_executors(self.settings)
+        self.manager = JobManager(self.store, executors, self.settings)
+        self.manager.on_change(self._report_upstreams)
+        await self.manager.start()
+        self.metrics.follow(loop, self.manager, self.bus)
+        self._server = self._build_server()
+        try:
+            self.port = self._bind(self._server, credentials)
+        except OSError:
+            await self.manager.stop()
+            await self.store.close()
+            self._server = None
+            raise
+        # Metrics first: whoever finds the gateway serving finds its metrics too.
+        self._serve_metrics()
+        await self._server.start()
+        await self._set_serving(health_pb2.HealthCheckResponse.SERVING)
+        await self._report_upstreams()
+        log.info("gateway listening on %s (%s)", self.address, tls.transport(self.settings))
+        return self.port
+
+    @property
+    def address(self) -> str:
+        """host:port clients connect to."""
+        host = self.settings.address.rsplit(":", 1)[0]
+        return f"{host}:{self.port}"
+
+    async def wait(self) -> None:
+        """Returns when the server has stopped."""
+        assert self._server is not None
+        await self._server.wait_for_termination()
+
+    async def stop(self) -> None:
+        """Refuses new work, lets in-flight RPCs finish, then releases everything."""
+        if self._server is None:
+            return
+        await self._health.enter_graceful_shutdown()
+        # Streams never finish by themselves; end them now so that their clients resume
+        # elsewhere at once instead of waiting out the grace period.
+        self.bus.close()
+        await self._server.stop(self.settings.shutdown_grace)
+        await self.manager.stop()
+        await self.store.close()
+        await self.metrics.close()
+        self._server = None
+        log.info("gateway stopped")
+
+    async def _open_store(self) -> None:
+        self.settings.state_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+        self.store = SqliteJobStore(self.settings.database, on_commit=self._committed)
+        await self.store.open()
+        await ensure_admin(self.store, self.settings.state_dir, self.settings.bootstrap_token)
+        # Before the manager starts, nothing changes jobs: the tally starts exact.
+        self.metrics.jobs.seed(await self.store.jobs_in_states(ACTIVE_STATES))
+
+    def _committed(self, events: list[JobEvent]) -> None:
+        """The store's commit hook (on its writer thread): streams and metrics follow."""
+        self.bus.publish_threadsafe(events)
+        self.metrics.jobs.observe(events)
+
+    def _serve_metrics(self) -> None:
+        if self.settings.metrics_port is None:
+            return
+        address, port = self.settings.metrics_address, self.settings.metrics_port
+        self.metrics_port = self.metrics.serve(address, port)
+        log.info("metrics on http://%s:%d/metrics", address, self.metrics_port)
+
+    def _bind(self, server: grpc.aio.Server, credentials: grpc.ServerCredentials | None) -> int:
+        address = self.settings.address
+        try:
+            if credentials is None:
+                return server.add_insecure_port(address)
+            return server.add_secure_port(address, credentials)
+        except RuntimeError:
+            # grpc says only "failed to bind"; the usual reason is another process.
+            raise OSError(f"cannot listen on {address}: in use, or not an address here") from None
+
+    def _build_server(self) -> grpc.aio.Server:
+        # The observer goes first, so it sees the status ErrorInterceptor mapped.
+        observing = ObservingInterceptor([self.metrics.rpcs, RpcLog()])
+        server = grpc.aio.server(
+            # Outermost first: errors from authentication reach ErrorInterceptor as well.
+            interceptors=[observing, ErrorInterceptor(), AuthInterceptor(self.store)],
+            options=_SERVER_OPTIONS,
+        )
+        feeds = _feeds(self)
+        job_service_pb2_grpc.add_JobServiceServicer_to_server(  # type: ignore[no-untyped-call]
+            JobService(self.manager, feeds, self.settings.heartbeat_interval, Audit(self.store)),
+            server,
+        )
+        backend_service_pb2_grpc.add_BackendServiceServicer_to_server(  # type: ignore[no-untyped-call]
+            BackendService(self.manager), server
+        )
+        health_pb2_grpc.add_HealthServicer_to_server(self._health, server)
+        reflection.enable_server_reflection(
+            (*SERVICE_NAMES, health.SERVICE_NAME, reflection.SERVICE_NAME), server
+        )
+        return server
+
+    async def _set_serving(self, status: int) -> None:
+        for name in ("", *SERVICE_NAMES):
+            await self._health.set(name, status)
+
+    async def _report_upstreams(self) -> None:
+        """Health names each upstream (``ibm``): SERVING while it can be used."""
+        serving = health_pb2.HealthCheckResponse.SERVING
+        not_serving = health_pb2.HealthCheckResponse.NOT_SERVING
+        for name, problem in self.manager.upstream_problems().items():
+            await self._health.set(name, serving if problem is None else not_serving)
+
+
+def _feeds(gateway: Gateway) -> Feeds:
+    return Feeds(gateway.store, gateway.bus, gateway.settings.max_stream_age)
