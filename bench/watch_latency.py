@@ -34,8 +34,8 @@ from qiskit import QuantumCircuit
 from shared import BELL_QASM3, BENCH_TOKEN, loopback_credentials, positive
 
 from ibmq_gateway.client._messages import circuit_to_proto
-from ibmq_gateway.server.ops.embedded import EmbeddedGateway
 from ibmq_gateway.server.core.settings import Settings
+from ibmq_gateway.server.ops.embedded import EmbeddedGateway
 from ibmq_gateway.v1 import job_pb2, job_service_pb2, job_service_pb2_grpc
 
 if TYPE_CHECKING:

@@ -2,35 +2,36 @@
 
 from __future__ import annotations
 
-import uuid
 import warnings
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-import qiskit
 from qiskit import QuantumCircuit
 from qiskit.providers import BackendV2, Options
 
 from ibmq_gateway.client import _messages
-from ibmq_gateway.client._rpc import api_errors, client_version
-from ibmq_gateway.client._tags import validate_tags
+from ibmq_gateway.client._rpc import api_errors
+from ibmq_gateway.client._submission import circuit_list, name_files, submit_request
+from ibmq_gateway.client.circuit_files import read_circuit_files
 from ibmq_gateway.client.exceptions import (
     IBMQBackendApiError,
     IBMQBackendError,
     IBMQBackendValueError,
 )
 from ibmq_gateway.client.job import IBMQJob
-from ibmq_gateway.v1 import backend_pb2, job_pb2, job_service_pb2
+from ibmq_gateway.v1 import backend_pb2, job_pb2
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
     from datetime import datetime
+    from os import PathLike
 
     from qiskit.transpiler import Target
 
     from ibmq_gateway.client._filters import StatusArgument
     from ibmq_gateway.client._rpc import ApiClient
-    from ibmq_gateway.client.provider import GatewayProvider
+    from ibmq_gateway.client.backend_service import HasBackendService
+    from ibmq_gateway.client.circuit_files import CircuitFile
 
 
 @dataclass(frozen=True)
@@ -58,7 +59,7 @@ class GatewayBackend(BackendV2):  # type: ignore[misc]  # qiskit ships no types
     """
 
     def __init__(
-        self, provider: GatewayProvider, api_client: ApiClient, message: backend_pb2.Backend
+        self, provider: HasBackendService, api_client: ApiClient, message: backend_pb2.Backend
     ) -> None:
         super().__init__(
             provider=provider,
@@ -132,23 +133,57 @@ class GatewayBackend(BackendV2):  # type: ignore[misc]  # qiskit ships no types
             IBMQBackendValueError: an argument is invalid.
             IBMQBackendApiError: the gateway refused or could not be reached.
         """
-        batch = _circuit_list(circuits)
-        validate_tags(job_tags, IBMQBackendValueError)
-        request = job_service_pb2.SubmitJobRequest(
-            request_id=str(uuid.uuid4()),
-            backend=self.name,
-            circuits=[_messages.circuit_to_proto(circuit) for circuit in batch],
-            run_options=self._run_options(shots=shots, memory=memory, **run_config),
-            name=job_name or "",
-            tags=job_tags or [],
-            share_level=_share_level(job_share_level),
-            experiment_id=experiment_id or "",
-            header=_struct(header or {}, "header"),
-            client_info={"ibmq-gateway": client_version(), "qiskit": qiskit.__version__},
-        )
+        batch = circuit_list(circuits)
+        request = submit_request(
+            self.name, [_messages.circuit_to_proto(circuit) for circuit in batch], job_name,
+            job_share_level, job_tags, experiment_id, header,
+            self._run_options(shots=shots, memory=memory, **run_config),
+        )  # fmt: skip
         with api_errors(IBMQBackendApiError, "Error submitting job"):
             message = self._api.job_submit(request)
         return IBMQJob.from_proto(self, self._api, message, circuits=batch)
+
+    def run_files(
+        self,
+        files: Sequence[str | PathLike[str] | CircuitFile],
+        job_name: str | None = None,
+        job_share_level: str | None = None,
+        job_tags: list[str] | None = None,
+        experiment_id: str | None = None,
+        header: dict[str, Any] | None = None,
+        shots: int | None = None,
+        memory: bool | None = None,
+        **run_config: Any,
+    ) -> IBMQJob:
+        """Submits the circuits of OpenQASM (``.qasm``) and QPY (``.qpy``) files as one job.
+
+        OpenQASM text goes to the gateway as it is (version 2 when its header says so, else
+        3), so the gateway's parser judges it; a QPY file may hold several circuits. ``files``
+        are paths, or circuits ``circuit_files.read_circuit_files`` read already. The
+        arguments after ``files`` are those of ``run``.
+
+        Returns:
+            The job, in state INITIALIZING.
+
+        Raises:
+            IBMQBackendValueError: a file cannot be read as circuits (``CircuitFileError``),
+                or an argument is invalid.
+            IBMQBackendApiError: the gateway refused (a refused circuit is named by its
+                file) or could not be reached.
+        """
+        circuits = read_circuit_files(files)
+        request = submit_request(
+            self.name, [circuit.message for circuit in circuits], job_name, job_share_level,
+            job_tags, experiment_id, header,
+            self._run_options(shots=shots, memory=memory, **run_config),
+        )  # fmt: skip
+        try:
+            with api_errors(IBMQBackendApiError, "Error submitting job"):
+                message = self._api.job_submit(request)
+        except IBMQBackendApiError as err:
+            named = name_files(err.message, [circuit.label for circuit in circuits])
+            raise IBMQBackendApiError(named, code=err.code, reason=err.reason) from err
+        return IBMQJob.from_proto(self, self._api, message)
 
     def _run_options(self, **given: Any) -> job_pb2.RunOptions:
         options = dict(self.options.items())
@@ -223,8 +258,8 @@ class GatewayBackend(BackendV2):  # type: ignore[misc]  # qiskit ships no types
             status_msg=message.status.status_msg,
         )
 
-    def _provider_object(self) -> GatewayProvider:
-        provider: GatewayProvider = self._provider
+    def _provider_object(self) -> HasBackendService:
+        provider: HasBackendService = self._provider
         return provider
 
     def __repr__(self) -> str:
@@ -234,7 +269,7 @@ class GatewayBackend(BackendV2):  # type: ignore[misc]  # qiskit ships no types
 class RetiredBackend(GatewayBackend):
     """A backend named by old jobs that the gateway no longer offers."""
 
-    def __init__(self, provider: GatewayProvider, api_client: ApiClient, name: str) -> None:
+    def __init__(self, provider: HasBackendService, api_client: ApiClient, name: str) -> None:
         super().__init__(provider, api_client, backend_pb2.Backend(name=name or "unknown"))
         self._target = _messages.target_from_proto(backend_pb2.Target())
 
@@ -249,29 +284,3 @@ class RetiredBackend(GatewayBackend):
     def status(self) -> BackendStatus:
         """Not operational, without asking the gateway."""
         return BackendStatus(self.name, self.backend_version or "", False, 0, "retired")
-
-
-def _circuit_list(circuits: QuantumCircuit | Sequence[QuantumCircuit]) -> list[QuantumCircuit]:
-    batch = [circuits] if isinstance(circuits, QuantumCircuit) else list(circuits)
-    if not batch or not all(isinstance(circuit, QuantumCircuit) for circuit in batch):
-        raise IBMQBackendValueError("run() takes a QuantumCircuit or a list of them.")
-    return batch
-
-
-def _share_level(level: str | None) -> job_pb2.ShareLevel:
-    if level is None:
-        return job_pb2.SHARE_LEVEL_UNSPECIFIED
-    value = _messages.SHARE_LEVELS.get(str(level).lower())
-    if value is None:
-        valid = ", ".join(_messages.SHARE_LEVELS)
-        raise IBMQBackendValueError(
-            f'"{level}" is not a valid job share level. Valid values are {valid}.'
-        )
-    return value
-
-
-def _struct(value: dict[str, Any], what: str) -> Any:
-    try:
-        return _messages.dict_to_struct(value)
-    except (TypeError, ValueError) as err:
-        raise IBMQBackendValueError(f"The {what} cannot be sent: {err}") from err

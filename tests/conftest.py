@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from ibmq_gateway.server.ops.embedded import EmbeddedGateway
 from ibmq_gateway.server.core.settings import Settings
+from ibmq_gateway.server.ops.embedded import EmbeddedGateway
 
 # The first admin's token of every test gateway; clients find it in IBMQ_GATEWAY_TOKEN.
 TEST_TOKEN = "igw_test-admin-token"

@@ -12,7 +12,7 @@ import pytest
 from qiskit import QuantumCircuit, qpy
 from typer.testing import CliRunner, Result
 
-from ibmq_gateway.client.cli.circuit_files import qasm_circuit
+from ibmq_gateway.client.circuit_files import qasm_circuit
 from ibmq_gateway.server.cli import app, main
 from ibmq_gateway.server.ops.embedded import EmbeddedGateway
 from tests.conftest import gateway_settings

@@ -19,9 +19,9 @@ from typing import Any
 import pytest
 import yaml
 
-from ibmq_gateway.server.ops.embedded import EmbeddedGateway
-from ibmq_gateway.server.executors.local.catalog import DEFAULT_FAKE_DEVICES
 from ibmq_gateway.server.core.settings import ENV_PREFIX, Settings, _read_environ
+from ibmq_gateway.server.executors.local.catalog import DEFAULT_FAKE_DEVICES
+from ibmq_gateway.server.ops.embedded import EmbeddedGateway
 
 ROOT = Path(__file__).resolve().parent.parent
 DOCKER = ROOT / "docker"

@@ -14,7 +14,7 @@ from qiskit.providers import JobStatus
 from typer.testing import CliRunner, Result
 
 from ibmq_gateway.client import GatewayProvider, IBMQBackendApiError
-from ibmq_gateway.client._rpc import (
+from ibmq_gateway.client._tls import (
     CA_CERT_ENV,
     CLIENT_CERT_ENV,
     CLIENT_KEY_ENV,
@@ -22,8 +22,8 @@ from ibmq_gateway.client._rpc import (
     tls_credentials,
 )
 from ibmq_gateway.server.cli import app
-from ibmq_gateway.server.ops.embedded import EmbeddedGateway
 from ibmq_gateway.server.core.settings import Settings
+from ibmq_gateway.server.ops.embedded import EmbeddedGateway
 from ibmq_gateway.server.ops.tls import TlsFileError, server_credentials
 from ibmq_gateway.v1 import backend_service_pb2
 from tests.conftest import gateway_settings

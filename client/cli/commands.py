@@ -1,36 +1,29 @@
 """The client side of ``ibmq-gateway``: submit, watch, jobs, result, cancel, backends.
 
 Each command opens its own connection (``--gateway``, ``--token``), does one thing through
-the Python client and prints it with Rich. Failures are turned into one line and an exit
-code by ``cli_errors.reports_failures``.
+the Python client's public API and prints it with Rich. Failures are turned into one line
+and an exit code by ``failures.reports_failures``.
 """
 
 from __future__ import annotations
 
 import json
 import os
-import re
-import uuid
-from contextlib import closing
 from datetime import datetime
 from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Literal
 
-import grpc
-import qiskit
 import typer
 from qiskit.providers import JobStatus
 from rich.console import Console
 from rich.text import Text
 
 from ibmq_gateway.client import GatewayProvider
-from ibmq_gateway.client._rpc import TOKEN_ENV, ApiClient, client_version
-from ibmq_gateway.client.cli.circuit_files import FileCircuit, read_circuits
-from ibmq_gateway.client.cli.failures import USAGE, CommandFailure, reports_failures
+from ibmq_gateway.client.circuit_files import read_circuit_files
+from ibmq_gateway.client.cli.failures import CommandFailure, reports_failures
 from ibmq_gateway.client.cli.render import backends_table, histogram, jobs_table, status_text
 from ibmq_gateway.client.cli.watching import follow
-from ibmq_gateway.v1 import job_pb2, job_service_pb2
 
 if TYPE_CHECKING:
     from qiskit.result import Result
@@ -55,21 +48,14 @@ Gateway = Annotated[
 Token = Annotated[
     str | None,
     typer.Option(
-        envvar=TOKEN_ENV,
-        help="Your gateway token (sent as a bearer token).",
+        help="Your gateway token, sent as a bearer token.  [default: IBMQ_GATEWAY_TOKEN, then "
+        "the file IBMQ_GATEWAY_TOKEN_FILE names, then a local gateway's admin token]",
         show_default=False,
         rich_help_panel="Connection",
     ),
 ]
 JobId = Annotated[str, typer.Argument(metavar="JOB_ID", help="The job's id, as submit printed it.")]
 ShareLevel = Literal["none", "project", "group", "hub", "global"]
-_SHARE_LEVELS: dict[str, job_pb2.ShareLevel] = {
-    "none": job_pb2.SHARE_LEVEL_NONE,
-    "project": job_pb2.SHARE_LEVEL_PROJECT,
-    "group": job_pb2.SHARE_LEVEL_GROUP,
-    "hub": job_pb2.SHARE_LEVEL_HUB,
-    "global": job_pb2.SHARE_LEVEL_GLOBAL,
-}
 
 
 class StatusName(StrEnum):
@@ -133,23 +119,14 @@ def submit(
     A .qasm file is OpenQASM 2 when it starts with OPENQASM 2, else OpenQASM 3; the gateway
     parses it. With --watch the command ends like watch, then prints the counts.
     """
-    circuits = [circuit for path in files for circuit in read_circuits(path)]
-    request = job_service_pb2.SubmitJobRequest(
-        request_id=str(uuid.uuid4()),
-        backend=backend,
-        circuits=[circuit.message for circuit in circuits],
-        run_options=job_pb2.RunOptions(shots=shots) if shots else job_pb2.RunOptions(),
-        name=files[0].stem if name is None else name,
-        tags=tag or [],
-        share_level=_share_level(share_level),
-        client_info={"ibmq-gateway": client_version(), "qiskit": qiskit.__version__},
-    )
-    with closing(ApiClient(gateway, token)) as api:
-        job_id = _send(api, request, circuits).id
-    typer.echo(job_id)
-    if watch_job:
-        with GatewayProvider(gateway, token) as provider:
-            job = provider.backend.retrieve_job(job_id)
+    circuits = read_circuit_files(files)
+    with GatewayProvider(gateway, token) as provider:
+        job = provider.get_backend(backend).run_files(
+            circuits, job_name=files[0].stem if name is None else name, job_tags=tag or None,
+            job_share_level=share_level, shots=shots,
+        )  # fmt: skip
+        typer.echo(job.job_id())
+        if watch_job:
             _show_counts(job, [circuit.label for circuit in circuits])
 
 
@@ -253,28 +230,6 @@ def backends(gateway: Gateway = DEFAULT_GATEWAY, token: Token = None) -> None:
     _console().print(backends_table(rows))
 
 
-def _send(
-    api: ApiClient, request: job_service_pb2.SubmitJobRequest, circuits: list[FileCircuit]
-) -> job_pb2.Job:
-    """Submits the job; a circuit the gateway refuses is reported by its file."""
-    try:
-        return api.job_submit(request)
-    except grpc.RpcError as err:
-        if isinstance(err, grpc.Call) and err.code() is grpc.StatusCode.INVALID_ARGUMENT:
-            raise CommandFailure(_name_circuits(err.details() or "", circuits), USAGE) from err
-        raise
-
-
-def _name_circuits(message: str, circuits: list[FileCircuit]) -> str:
-    """``circuits[1]: ...`` with the circuit's file in place of its index."""
-
-    def label(match: re.Match[str]) -> str:
-        index = int(match.group(1))
-        return circuits[index].label if index < len(circuits) else match.group(0)
-
-    return re.sub(r"circuits\[(\d+)\]", label, message)
-
-
 def _show_counts(job: IBMQJob, labels: list[str]) -> None:
     console = _console()
     _require_done(job, follow(job, console))
@@ -302,10 +257,6 @@ def _counts(found: Result) -> list[tuple[str, dict[str, int]]]:
 
 def _statuses(names: list[StatusName] | None) -> list[str | JobStatus] | None:
     return [str(name) for name in names] if names else None
-
-
-def _share_level(level: ShareLevel | None) -> job_pb2.ShareLevel:
-    return job_pb2.SHARE_LEVEL_UNSPECIFIED if level is None else _SHARE_LEVELS[level]
 
 
 def _iso_time(text: str) -> datetime:

@@ -15,8 +15,6 @@ import typer
 from qiskit.exceptions import QiskitError
 
 from ibmq_gateway.client import IBMQBackendApiError, IBMQBackendValueError, IBMQJobApiError
-from ibmq_gateway.client.cli.circuit_files import CircuitFileError
-from ibmq_gateway.server.ops.tls import TlsFileError
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -50,7 +48,7 @@ class CommandFailure(Exception):
         self.exit_code = exit_code
 
 
-_EXPECTED = (CommandFailure, CircuitFileError, TlsFileError, OSError, QiskitError, grpc.RpcError)
+_EXPECTED = (CommandFailure, OSError, QiskitError, grpc.RpcError)
 """What ``explain`` knows; anything else keeps its traceback."""
 
 
@@ -73,8 +71,8 @@ def explain(err: Exception) -> tuple[str, int]:
     """The message and exit code of an expected failure."""
     if isinstance(err, CommandFailure):
         return err.message, err.exit_code
-    if isinstance(err, CircuitFileError | TlsFileError | IBMQBackendValueError):
-        return str(err), USAGE
+    if isinstance(err, IBMQBackendValueError):  # a bad circuit file among them
+        return err.message, USAGE
     if isinstance(err, OSError):
         return _os_error(err)
     if isinstance(err, IBMQJobApiError | IBMQBackendApiError):

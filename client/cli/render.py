@@ -42,7 +42,7 @@ def status_text(status: JobStatus) -> Text:
 
 def jobs_table(jobs: Sequence[IBMQJob]) -> Table:
     """One row per job: id, name, backend, status, creation time (local) and tags."""
-    table = _table("id", "name", "backend", "status", "created", "tags")
+    table = new_table("id", "name", "backend", "status", "created", "tags")
     for job in jobs:
         table.add_row(
             job.job_id(),
@@ -59,15 +59,15 @@ def jobs_table(jobs: Sequence[IBMQJob]) -> Table:
 
 def backends_table(backends: Sequence[tuple[GatewayBackend, BackendStatus]]) -> Table:
     """One row per backend: name, qubits, kind, whether it takes jobs, and its queue."""
-    table = _table("name", "qubits", "simulator", "local", "operational", "pending jobs")
+    table = new_table("name", "qubits", "simulator", "local", "operational", "pending jobs")
     for column in (1, 5):
         table.columns[column].justify = "right"
     for backend, status in backends:
         table.add_row(
             backend.name,
             str(backend.num_qubits),
-            _yes_no(backend.simulator),
-            _yes_no(backend.local),
+            yes_no(backend.simulator),
+            yes_no(backend.local),
             _operational(status),
             str(status.pending_jobs),
         )
@@ -105,7 +105,8 @@ def _shown_outcomes(counts: Mapping[str, int]) -> list[str]:
     return sorted(counts, key=lambda bits: (-counts[bits], bits))[:MAX_OUTCOMES]
 
 
-def _table(*headers: str) -> Table:
+def new_table(*headers: str) -> Table:
+    """An empty table in the commands' one style, with these column headers."""
     table = Table(
         box=box.SIMPLE_HEAD,
         show_edge=False,
@@ -118,7 +119,8 @@ def _table(*headers: str) -> Table:
     return table
 
 
-def _yes_no(value: bool) -> str:
+def yes_no(value: bool) -> str:
+    """A flag as a table shows it."""
     return "yes" if value else "no"
 
 
@@ -126,24 +128,3 @@ def _operational(status: BackendStatus) -> Text:
     if status.operational:
         return Text("yes", style="green")
     return Text(f"no ({status.status_msg})", style="red")
-
-
-def users_table(users: Sequence[User]) -> Table:
-    """The gateway's users: name, place in the team, admin, and whether revoked."""
-    table = _table("name", "hub", "group", "project", "admin", "since", "revoked")
-    for user in users:
-        revoked = user.revoked.strftime("%Y-%m-%d %H:%M") if user.revoked else ""
-        since = user.created.strftime("%Y-%m-%d %H:%M")
-        table.add_row(
-            user.name, user.hub, user.group, user.project, _yes_no(user.admin), since, revoked
-        )
-    return table
-
-
-def audit_table(entries: Sequence[AuditEntry]) -> Table:
-    """Recorded actions, as given (newest first)."""
-    table = _table("time", "actor", "action", "target", "peer")
-    for entry in entries:
-        when = entry.time.astimezone().strftime("%Y-%m-%d %H:%M:%S")
-        table.add_row(when, entry.actor, entry.action, entry.target, entry.peer)
-    return table

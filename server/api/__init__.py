@@ -1,1 +1,6 @@
-"""TODO"""
+"""The gRPC edge: requests in, domain calls, statuses and messages out.
+
+Owns: ``servicers`` (thin), ``job_messages``/``backend_messages`` (proto <-> domain),
+``interceptors``/``wrapping`` (errors to statuses, observing calls), ``auth``, ``audit``.
+May import: ``jobs``, ``streams``, ``executors``, ``store``, ``core`` and the contract.
+"""

@@ -18,9 +18,9 @@ from typing import TYPE_CHECKING, Any
 
 import grpc
 
+from ibmq_gateway.server.api.wrapping import BehaviourInterceptor, Stream, Unary
 from ibmq_gateway.server.core.errors import UnauthenticatedError
 from ibmq_gateway.server.core.model import User
-from ibmq_gateway.server.api.wrapping import BehaviourInterceptor, Stream, Unary
 
 if TYPE_CHECKING:
     from pathlib import Path

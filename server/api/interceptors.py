@@ -19,8 +19,8 @@ import grpc
 from grpc_status import rpc_status
 
 from ibmq_gateway.server.api.auth import current_principal
-from ibmq_gateway.server.core.errors import GatewayError, status_for
 from ibmq_gateway.server.api.wrapping import BehaviourInterceptor, Stream, Unary
+from ibmq_gateway.server.core.errors import GatewayError, status_for
 
 log = logging.getLogger(__name__)
 

@@ -10,12 +10,12 @@ from typing import TYPE_CHECKING, Any, TypeVar, cast
 from google.protobuf import duration_pb2
 
 from ibmq_gateway.server.api import job_messages
-from ibmq_gateway.server.streams import cursors
 from ibmq_gateway.server.api.auth import principal
+from ibmq_gateway.server.api.backend_messages import backend_to_proto
 from ibmq_gateway.server.core.errors import FieldViolation, InvalidArgumentError
 from ibmq_gateway.server.jobs.result_encoding import document_to_proto
 from ibmq_gateway.server.store import PageCursor
-from ibmq_gateway.server.api.backend_messages import backend_to_proto
+from ibmq_gateway.server.streams import cursors
 from ibmq_gateway.v1 import (
     backend_service_pb2,
     backend_service_pb2_grpc,
@@ -28,10 +28,10 @@ if TYPE_CHECKING:
     import grpc
 
     from ibmq_gateway.server.api.audit import Audit
-    from ibmq_gateway.server.streams.feeds import FeedItem, Feeds
-    from ibmq_gateway.server.jobs.manager import JobManager
     from ibmq_gateway.server.core.model import JobQuery
+    from ibmq_gateway.server.jobs.manager import JobManager
     from ibmq_gateway.server.jobs.routing import BackendView
+    from ibmq_gateway.server.streams.feeds import FeedItem, Feeds
 
     Context = grpc.aio.ServicerContext[Any, Any]
 
@@ -75,7 +75,8 @@ class JobService(job_service_pb2_grpc.JobServiceServicer):
         full = request.view == job_service_pb2.JOB_VIEW_FULL
         circuits = await self._manager.circuits_of(job) if full else None
         return job_service_pb2.GetJobResponse(
-            job=job_messages.job_message(job, circuits), resume_token=self._feeds.token(job.revision)
+            job=job_messages.job_message(job, circuits),
+            resume_token=self._feeds.token(job.revision),
         )
 
     async def ListJobs(

@@ -1,234 +1,30 @@
-"""The ``ibmq-gateway`` command.
+"""The ``ibmq-gateway`` command: the client's commands and the server's, in one.
 
-``serve`` runs a gateway and ``demo`` shows one at work; the client commands (``submit``,
-``watch``, ``jobs``, ``result``, ``cancel``, ``backends``) live in ``commands``. A failure
-ends a command with one line on stderr (``cli_errors``).
+Owns: ``serve``, ``demo``, ``users`` and ``audit`` (run by whoever runs the gateway) and
+``main``, which adds them to the client's commands (``ibmq_gateway.client.cli``).
+May import: every room of the server and the client; the server's rooms only inside the
+commands, so that a client-only install lists every command and runs the client's.
 """
 
 from __future__ import annotations
 
-import asyncio
-import signal
-import sys
-from pathlib import Path
-from typing import Annotated, Literal
-
 import typer
 
-from ibmq_gateway.server import admin_commands, commands
-from ibmq_gateway.client.cli.failures import USAGE, CommandFailure, reports_failures
-from ibmq_gateway.server.ops.logs import configure_logging
-from ibmq_gateway.server.core.settings import Settings
+from ibmq_gateway.client.cli import new_app, run
+from ibmq_gateway.server.cli import admin_commands, serve
 
-PANEL = "Run a gateway"
 
-app = typer.Typer(
-    name="ibmq-gateway",
-    help="A gRPC gateway for quantum circuit jobs: run one, or use one from the shell.",
-    no_args_is_help=True,
-    rich_markup_mode="markdown",
-    pretty_exceptions_enable=False,
-    context_settings={"help_option_names": ["-h", "--help"]},
-)
+def _whole_app() -> typer.Typer:
+    app = new_app()
+    serve.register(app)
+    admin_commands.register(app)
+    return app
 
-# serve and demo take every setting as a flag. Settings.load reads the environment and the
-# file itself, so a flag left out is None here and the environment still applies.
-Address = Annotated[
-    str | None,
-    typer.Option(help="host:port to listen on (env IBMQ_GATEWAY_ADDRESS).", show_default=False),
-]
-StateDir = Annotated[
-    Path | None,
-    typer.Option(
-        help="Directory of the database (env IBMQ_GATEWAY_STATE_DIR).", show_default=False
-    ),
-]
-Concurrency = Annotated[
-    int | None,
-    typer.Option(
-        help="Jobs each backend runs at once; the rest wait queued (env IBMQ_GATEWAY_CONCURRENCY).",
-        show_default=False,
-    ),
-]
-FakeDevices = Annotated[
-    str | None,
-    typer.Option(
-        help="Comma-separated IBM fake devices to offer, empty for none "
-        "(env IBMQ_GATEWAY_FAKE_DEVICES).",
-        show_default=False,
-    ),
-]
-Workers = Annotated[
-    int | None,
-    typer.Option(help="Simulation threads (env IBMQ_GATEWAY_WORKERS).", show_default=False),
-]
-LogLevel = Annotated[
-    str | None,
-    typer.Option(
-        help="DEBUG, INFO, WARNING... of the gateway's own logs (env IBMQ_GATEWAY_LOG_LEVEL).",
-        show_default=False,
-    ),
-]
-LogFormat = Annotated[
-    Literal["text", "json"] | None,
-    typer.Option(
-        help="text, or one JSON object per line (env IBMQ_GATEWAY_LOG_FORMAT).",
-        show_default=False,
-    ),
-]
-MetricsPort = Annotated[
-    int | None,
-    typer.Option(
-        help="Serve Prometheus metrics on this port, 0: any free one "
-        "(env IBMQ_GATEWAY_METRICS_PORT).",
-        show_default=False,
-    ),
-]
-MetricsAddress = Annotated[
-    str | None,
-    typer.Option(
-        help="Interface of the metrics endpoint, default 127.0.0.1 "
-        "(env IBMQ_GATEWAY_METRICS_ADDRESS).",
-        show_default=False,
-    ),
-]
-TlsCert = Annotated[
-    Path | None,
-    typer.Option(
-        help="PEM certificate chain of the port; turns TLS on, needs --tls-key "
-        "(env IBMQ_GATEWAY_TLS_CERT).",
-        show_default=False,
-    ),
-]
-TlsKey = Annotated[
-    Path | None,
-    typer.Option(
-        help="Unencrypted PEM private key of --tls-cert (env IBMQ_GATEWAY_TLS_KEY).",
-        show_default=False,
-    ),
-]
-TlsClientCa = Annotated[
-    Path | None,
-    typer.Option(
-        help="PEM CAs that must have signed every client's certificate: mutual TLS "
-        "(env IBMQ_GATEWAY_TLS_CLIENT_CA).",
-        show_default=False,
-    ),
-]
-IbmTokenFile = Annotated[
-    Path | None,
-    typer.Option(
-        help="A file holding the team's IBM Quantum API key (env IBMQ_GATEWAY_IBM_TOKEN_FILE; "
-        "or the key itself in IBMQ_GATEWAY_IBM_TOKEN, never as a flag).",
-        show_default=False,
-    ),
-]
-ConfigFile = Annotated[
-    Path | None,
-    typer.Option("--config", help="A TOML file with any of these settings.", show_default=False),
-]
+
+app = _whole_app()
+"""The ``ibmq-gateway`` command."""
 
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``ibmq-gateway`` command; returns its exit code."""
-    try:
-        app(args=argv, prog_name="ibmq-gateway")
-    except SystemExit as done:
-        return done.code if isinstance(done.code, int) else 0 if done.code is None else 1
-    return 0
-
-
-@app.command(rich_help_panel=PANEL)
-@reports_failures
-def serve(
-    address: Address = None,
-    state_dir: StateDir = None,
-    concurrency: Concurrency = None,
-    fake_devices: FakeDevices = None,
-    workers: Workers = None,
-    log_level: LogLevel = None,
-    log_format: LogFormat = None,
-    metrics_port: MetricsPort = None,
-    metrics_address: MetricsAddress = None,
-    tls_cert: TlsCert = None,
-    tls_key: TlsKey = None,
-    tls_client_ca: TlsClientCa = None,
-    ibm_token_file: IbmTokenFile = None,
-    config: ConfigFile = None,
-) -> None:
-    """Run a gateway until SIGINT or SIGTERM.
-
-    Each setting comes from its flag, else the environment, else the --config file, else
-    its default.
-    """
-    settings = _load_settings(
-        config, address=address, state_dir=state_dir, concurrency=concurrency,
-        fake_devices=fake_devices, workers=workers, log_level=log_level, log_format=log_format,
-        metrics_port=metrics_port, metrics_address=metrics_address, tls_cert=tls_cert,
-        tls_key=tls_key, tls_client_ca=tls_client_ca, ibm_token_file=ibm_token_file,
-    )  # fmt: skip
-    asyncio.run(_serve(settings))
-
-
-@app.command(rich_help_panel=PANEL)
-@reports_failures
-def demo(
-    backend: Annotated[str, typer.Option(help="Backend to run on.")] = "aer_simulator",
-    address: Address = None,
-    state_dir: StateDir = None,
-    concurrency: Concurrency = None,
-    fake_devices: FakeDevices = None,
-    workers: Workers = None,
-    log_level: LogLevel = None,
-    log_format: LogFormat = None,
-    metrics_port: MetricsPort = None,
-    metrics_address: MetricsAddress = None,
-    config: ConfigFile = None,
-) -> None:
-    """Start a gateway on a free port, run a Bell job through it and print what happens."""
-    from ibmq_gateway.server.cli.demo import run_demo
-
-    settings = _load_settings(
-        config, address=address, state_dir=state_dir, concurrency=concurrency,
-        fake_devices=fake_devices, workers=workers, log_level=log_level, log_format=log_format,
-        metrics_port=metrics_port, metrics_address=metrics_address,
-    )  # fmt: skip
-    exit_code = run_demo(settings, backend=backend)
-    if exit_code:
-        raise typer.Exit(exit_code)
-
-
-commands.register(app)
-admin_commands.register(app)
-
-
-def _load_settings(config: Path | None, **flags: object) -> Settings:
-    """Settings from the flags (None: not given), the environment and the file; logs set up.
-
-    Raises:
-        CommandFailure: a setting is invalid or the file cannot be read (a usage error).
-    """
-    try:
-        settings = Settings.load(flags, config_file=config)
-        configure_logging(settings.log_level, settings.log_format)
-    except (ValueError, OSError) as error:
-        raise CommandFailure(str(error), USAGE) from error
-    return settings
-
-
-async def _serve(settings: Settings) -> None:
-    from ibmq_gateway.server.ops.app import Gateway
-
-    gateway = Gateway(settings)
-    await gateway.start()
-    print(f"ibmq-gateway serving on {gateway.address} (state in {settings.state_dir})", flush=True)
-    stopping = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for signum in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(signum, stopping.set)
-    await stopping.wait()
-    await gateway.stop()
-
-
-if __name__ == "__main__":
-    sys.exit(main())
+    return run(app, argv)

@@ -8,16 +8,23 @@ from __future__ import annotations
 
 import asyncio
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
 
-from ibmq_gateway.server.cli import admin
 from ibmq_gateway.client.cli.failures import FAILED, USAGE, CommandFailure, reports_failures
-from ibmq_gateway.client.cli.render import audit_table, users_table
+from ibmq_gateway.client.cli.render import new_table, yes_no
+from ibmq_gateway.server.cli import admin
 from ibmq_gateway.server.core.settings import Settings
 from ibmq_gateway.server.store import DuplicateUserError
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+    from rich.table import Table
+
+    from ibmq_gateway.server.core.model import AuditEntry, User
 
 PANEL = "Administer a gateway"
 
@@ -103,3 +110,24 @@ def _settings(state_dir: Path | None, config: Path | None) -> Settings:
         return Settings.load({"state_dir": state_dir}, config_file=config)
     except (ValueError, OSError) as error:
         raise CommandFailure(str(error), USAGE) from error
+
+
+def users_table(users: Sequence[User]) -> Table:
+    """The gateway's users: name, place in the team, admin, and whether revoked."""
+    found = new_table("name", "hub", "group", "project", "admin", "since", "revoked")
+    for user in users:
+        revoked = user.revoked.strftime("%Y-%m-%d %H:%M") if user.revoked else ""
+        since = user.created.strftime("%Y-%m-%d %H:%M")
+        found.add_row(
+            user.name, user.hub, user.group, user.project, yes_no(user.admin), since, revoked
+        )
+    return found
+
+
+def audit_table(entries: Sequence[AuditEntry]) -> Table:
+    """Recorded actions, as given (newest first)."""
+    found = new_table("time", "actor", "action", "target", "peer")
+    for entry in entries:
+        when = entry.time.astimezone().strftime("%Y-%m-%d %H:%M:%S")
+        found.add_row(when, entry.actor, entry.action, entry.target, entry.peer)
+    return found

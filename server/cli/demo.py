@@ -14,8 +14,8 @@ from pathlib import Path
 from typing import Any
 
 from ibmq_gateway.server.api.auth import ADMIN_TOKEN_FILE
-from ibmq_gateway.server.ops.embedded import EmbeddedGateway
 from ibmq_gateway.server.core.settings import Settings
+from ibmq_gateway.server.ops.embedded import EmbeddedGateway
 
 
 def run_demo(settings: Settings, backend: str = "aer_simulator") -> int:

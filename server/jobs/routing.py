@@ -16,9 +16,9 @@ from ibmq_gateway.server.jobs.ratelimit import RateLimit
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
+    from ibmq_gateway.server.core.settings import Settings
     from ibmq_gateway.server.executors.base import BackendInfo, Executor
     from ibmq_gateway.server.jobs.scheduler import Scheduler
-    from ibmq_gateway.server.core.settings import Settings
 
 SUBMISSION_WINDOW_S = 60.0
 

@@ -13,10 +13,10 @@ import logging
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
-from ibmq_gateway.server.executors.base import ExecutionError, Executor, RetryLater
 from ibmq_gateway.server.core.model import EventType, Job, JobFailure, QueueInfo
-from ibmq_gateway.server.jobs.result_encoding import result_to_document
 from ibmq_gateway.server.core.states import JobState
+from ibmq_gateway.server.executors.base import ExecutionError, Executor, RetryLater
+from ibmq_gateway.server.jobs.result_encoding import result_to_document
 from ibmq_gateway.server.jobs.transitions import to_state
 
 if TYPE_CHECKING:

@@ -12,7 +12,6 @@ from dataclasses import replace
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
-from ibmq_gateway.server.jobs.circuit_formats import InvalidCircuitsError, parse_circuits
 from ibmq_gateway.server.core.errors import (
     FailedPreconditionError,
     FieldViolation,
@@ -21,6 +20,7 @@ from ibmq_gateway.server.core.errors import (
 )
 from ibmq_gateway.server.core.model import Job, JobFailure, QueueInfo, RequestKey, User
 from ibmq_gateway.server.core.states import JobState, can_move
+from ibmq_gateway.server.jobs.circuit_formats import InvalidCircuitsError, parse_circuits
 
 if TYPE_CHECKING:
     from qiskit import QuantumCircuit

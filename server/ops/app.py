@@ -9,21 +9,21 @@ import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
-from ibmq_gateway.server.ops import tls
 from ibmq_gateway.server.api.audit import Audit
 from ibmq_gateway.server.api.auth import AuthInterceptor, ensure_admin
-from ibmq_gateway.server.streams.events import EventBus
-from ibmq_gateway.server.executors.base import Executor
-from ibmq_gateway.server.streams.feeds import Feeds
 from ibmq_gateway.server.api.interceptors import ErrorInterceptor, ObservingInterceptor
-from ibmq_gateway.server.ops.logs import RpcLog
-from ibmq_gateway.server.jobs.manager import JobManager
-from ibmq_gateway.server.ops.metrics import GatewayMetrics
-from ibmq_gateway.server.core.model import JobEvent
 from ibmq_gateway.server.api.servicers import BackendService, JobService
+from ibmq_gateway.server.core.model import JobEvent
 from ibmq_gateway.server.core.settings import Settings
 from ibmq_gateway.server.core.states import ACTIVE_STATES
+from ibmq_gateway.server.executors.base import Executor
+from ibmq_gateway.server.jobs.manager import JobManager
+from ibmq_gateway.server.ops import tls
+from ibmq_gateway.server.ops.logs import RpcLog
+from ibmq_gateway.server.ops.metrics import GatewayMetrics
 from ibmq_gateway.server.store.sqlite import SqliteJobStore
+from ibmq_gateway.server.streams.events import EventBus
+from ibmq_gateway.server.streams.feeds import Feeds
 from ibmq_gateway.v1 import (
     backend_service_pb2,
     backend_service_pb2_grpc,

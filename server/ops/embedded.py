@@ -18,8 +18,8 @@ from ibmq_gateway.server.ops.app import Gateway
 if TYPE_CHECKING:
     from collections.abc import Coroutine
 
-    from ibmq_gateway.server.executors.base import Executor
     from ibmq_gateway.server.core.settings import Settings
+    from ibmq_gateway.server.executors.base import Executor
 
 
 class EmbeddedGateway:

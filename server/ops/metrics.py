@@ -26,11 +26,11 @@ if TYPE_CHECKING:
 
     import grpc
 
-    from ibmq_gateway.server.streams.events import EventBus
     from ibmq_gateway.server.api.interceptors import Call
-    from ibmq_gateway.server.jobs.manager import JobManager
     from ibmq_gateway.server.core.model import Job, JobEvent
+    from ibmq_gateway.server.jobs.manager import JobManager
     from ibmq_gateway.server.jobs.routing import BackendView
+    from ibmq_gateway.server.streams.events import EventBus
 
 PREFIX = "ibmq_gateway_"
 # A scrape waits this long for the event loop; a loop that stays busy longer is itself

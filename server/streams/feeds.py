@@ -13,12 +13,12 @@ import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 
-from ibmq_gateway.server.streams import cursors
 from ibmq_gateway.server.core.errors import SlowConsumerError, UnavailableError, job_not_found
-from ibmq_gateway.server.streams.events import EventBus, Subscription
 from ibmq_gateway.server.core.model import JobEvent, JobQuery, User
 from ibmq_gateway.server.core.states import ACTIVE_STATES
 from ibmq_gateway.server.store import JobStore
+from ibmq_gateway.server.streams import cursors
+from ibmq_gateway.server.streams.events import EventBus, Subscription
 
 _REPLAY_PAGE = 500
 # A WatchJobs without a token starts with at most this many active jobs.

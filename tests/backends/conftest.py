@@ -9,16 +9,16 @@ from typing import TYPE_CHECKING
 import pytest
 from qiskit import QuantumCircuit
 
-from ibmq_gateway.server.executors.local.executor import LocalExecutor
 from ibmq_gateway.server.core.model import Job, RunOptions
 from ibmq_gateway.server.core.states import JobState
+from ibmq_gateway.server.executors.local.executor import LocalExecutor
 from tests.helpers import bell_circuit
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
 
-    from ibmq_gateway.server.executors.base import BackendInfo
     from ibmq_gateway.server.core.model import QueueInfo
+    from ibmq_gateway.server.executors.base import BackendInfo
 
 
 class RecordingReporter:

@@ -7,13 +7,13 @@ import io
 import pytest
 from qiskit import QuantumCircuit, qpy
 
+from ibmq_gateway.server.core.model import CircuitSource
 from ibmq_gateway.server.jobs.circuit_formats import (
     MAX_DETAIL_CHARS,
     CircuitViolation,
     InvalidCircuitsError,
     parse_circuits,
 )
-from ibmq_gateway.server.core.model import CircuitSource
 from tests.helpers import BELL_QASM2, BELL_QASM3
 
 from .conftest import bell

@@ -11,9 +11,9 @@ from typing import TYPE_CHECKING
 import pytest
 from qiskit import QuantumCircuit, transpile
 
+from ibmq_gateway.server.core.model import RunOptions
 from ibmq_gateway.server.executors.base import BackendInfo, ExecutionError
 from ibmq_gateway.server.executors.local.executor import EXECUTION_FAILED, LocalExecutor
-from ibmq_gateway.server.core.model import RunOptions
 
 from .conftest import RecordingReporter, bell, make_job
 

@@ -11,7 +11,11 @@ from google.protobuf import json_format
 from qiskit import ClassicalRegister, QuantumCircuit, QuantumRegister
 from qiskit_aer import AerSimulator
 
-from ibmq_gateway.server.jobs.result_encoding import document_to_proto, result_to_document, result_to_proto
+from ibmq_gateway.server.jobs.result_encoding import (
+    document_to_proto,
+    result_to_document,
+    result_to_proto,
+)
 
 from .conftest import bell
 

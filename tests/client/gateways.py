@@ -16,8 +16,8 @@ from datetime import UTC, datetime
 
 from ibmq_gateway.client._rpc import ApiClient
 from ibmq_gateway.server.api.auth import new_token, token_digest
-from ibmq_gateway.server.ops.embedded import EmbeddedGateway
 from ibmq_gateway.server.core.model import User
+from ibmq_gateway.server.ops.embedded import EmbeddedGateway
 from tests.helpers import Stubs, connect
 
 

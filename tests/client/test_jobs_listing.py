@@ -9,8 +9,7 @@ import pytest
 from qiskit import transpile
 from qiskit.providers import JobStatus
 
-from ibmq_gateway.client import IBMQBackendError, IBMQBackendValueError, IBMQJob
-from ibmq_gateway.client import provider as provider_module
+from ibmq_gateway.client import IBMQBackendError, IBMQBackendValueError, IBMQJob, backend_service
 from tests.client import circuits
 
 
@@ -45,7 +44,7 @@ def test_limit_and_skip(provider, history):
 
 
 def test_every_page_is_fetched(provider, history, monkeypatch):
-    monkeypatch.setattr(provider_module, "MAX_PAGE_SIZE", 1)
+    monkeypatch.setattr(backend_service, "MAX_PAGE_SIZE", 1)
     assert ids(provider.backend.jobs(limit=None)) == ids(reversed(history))
     assert ids(provider.backend.jobs(limit=3, skip=1)) == ids(reversed(history[:3]))
 

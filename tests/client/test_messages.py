@@ -13,8 +13,8 @@ from qiskit_ibm_runtime.fake_provider import FakeManilaV2
 
 from ibmq_gateway.client import IBMQJobApiError
 from ibmq_gateway.client import _messages as messages
-from ibmq_gateway.server.jobs.result_encoding import result_to_proto
 from ibmq_gateway.server.api.backend_messages import target_to_proto
+from ibmq_gateway.server.jobs.result_encoding import result_to_proto
 from ibmq_gateway.v1 import backend_pb2, job_pb2
 from tests.client import circuits
 

@@ -6,7 +6,7 @@ import grpc
 import pytest
 
 from ibmq_gateway.client import GatewayProvider, IBMQBackendApiError
-from ibmq_gateway.client._rpc import CA_CERT_ENV
+from ibmq_gateway.client._tls import CA_CERT_ENV
 
 pytest.importorskip("cryptography")  # tests.certs makes certificates with it
 from tests.certs import Authority

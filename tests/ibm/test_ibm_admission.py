@@ -12,8 +12,8 @@ from typing import TYPE_CHECKING
 import pytest
 
 from ibmq_gateway.server.api.auth import new_token, token_digest
-from ibmq_gateway.server.ops.embedded import EmbeddedGateway
 from ibmq_gateway.server.core.model import User
+from ibmq_gateway.server.ops.embedded import EmbeddedGateway
 from ibmq_gateway.v1 import backend_service_pb2, job_pb2
 from tests.helpers import connect, wait_final, watch
 from tests.ibm.conftest import ibm_settings

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, TypeVar
 import pytest
 from qiskit.providers import JobStatus
 
-from ibmq_gateway.server.executors.ibm.client import IbmAccount, IbmClient, IbmDevice, IbmJobState
+from ibmq_gateway.server.executors.ibm.client import IbmClient
 from ibmq_gateway.server.executors.ibm.errors import (
     IbmAuthError,
     IbmError,
@@ -26,6 +26,7 @@ from ibmq_gateway.server.executors.ibm.errors import (
     IbmTransientError,
 )
 from ibmq_gateway.server.executors.ibm.reading import normalize_status
+from ibmq_gateway.server.executors.ibm.records import IbmAccount, IbmDevice, IbmJobState
 from tests.ibm.helpers import IBM_DEVICE as DEVICE
 from tests.ibm.helpers import sampler_bell
 

@@ -19,9 +19,10 @@ from typing import TYPE_CHECKING
 import pytest
 
 from ibmq_gateway.client import GatewayProvider
-from ibmq_gateway.server.ops.embedded import EmbeddedGateway
+from ibmq_gateway.server.executors.ibm.client import IbmClient
 from ibmq_gateway.server.executors.ibm.executor import IbmExecutor
-from ibmq_gateway.server.executors.ibm.client import IbmAccount, IbmClient
+from ibmq_gateway.server.executors.ibm.records import IbmAccount
+from ibmq_gateway.server.ops.embedded import EmbeddedGateway
 from tests.helpers import connect, wait_final
 from tests.ibm.conftest import ibm_settings
 from tests.ibm.helpers import IBM_DEVICE as DEVICE

@@ -8,8 +8,8 @@ import grpc
 import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
+from ibmq_gateway.server.executors.ibm import executor, sending
 from ibmq_gateway.server.ops.embedded import EmbeddedGateway
-from ibmq_gateway.server.executors.ibm import executor as ibm
 from ibmq_gateway.v1 import backend_service_pb2, job_pb2
 from tests.helpers import connect, details, submit, wait_final
 from tests.ibm.conftest import ibm_settings
@@ -55,8 +55,8 @@ def test_a_key_revoked_while_serving_turns_ibm_unhealthy_until_ibm_takes_it_agai
     ibm_gateway: EmbeddedGateway, fake_ibm: FakeIBM, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # Minutes in production; seconds here.
-    monkeypatch.setattr(ibm, "AUTH_RETRY_S", 0.5)
-    monkeypatch.setattr(ibm, "UNREACHABLE_RETRY_S", 0.5)
+    monkeypatch.setattr(executor, "AUTH_RETRY_S", 0.5)
+    monkeypatch.setattr(sending, "UNREACHABLE_RETRY_S", 0.5)
     assert health(ibm_gateway.address, "ibm") == SERVING
     circuit = bell_for(ibm_gateway.address)
     fake_ibm.reject_api_key()

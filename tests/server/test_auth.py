@@ -10,8 +10,8 @@ import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from ibmq_gateway.server.api.auth import ADMIN_TOKEN_FILE, new_token, token_digest
-from ibmq_gateway.server.ops.embedded import EmbeddedGateway
 from ibmq_gateway.server.core.model import User
+from ibmq_gateway.server.ops.embedded import EmbeddedGateway
 from ibmq_gateway.v1 import backend_service_pb2, job_service_pb2
 from tests.conftest import TEST_TOKEN, gateway_settings
 from tests.helpers import connect, details, submit

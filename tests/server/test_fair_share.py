@@ -5,9 +5,9 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from ibmq_gateway.server.api.auth import new_token, token_digest
-from ibmq_gateway.server.ops.embedded import EmbeddedGateway
 from ibmq_gateway.server.core.model import User
 from ibmq_gateway.server.jobs.scheduler import Scheduler
+from ibmq_gateway.server.ops.embedded import EmbeddedGateway
 from ibmq_gateway.v1 import job_pb2, job_service_pb2
 from tests.conftest import gateway_settings
 from tests.helpers import connect, submit

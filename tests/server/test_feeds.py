@@ -9,12 +9,12 @@ from datetime import UTC, datetime
 import pytest
 
 from ibmq_gateway.server.core.errors import SlowConsumerError, UnavailableError
-from ibmq_gateway.server.streams.events import EventBus
-from ibmq_gateway.server.streams.feeds import Feeds
 from ibmq_gateway.server.core.model import EventType, Job, JobQuery
 from ibmq_gateway.server.core.states import JobState
 from ibmq_gateway.server.store import Change
 from ibmq_gateway.server.store.sqlite import SqliteJobStore
+from ibmq_gateway.server.streams.events import EventBus
+from ibmq_gateway.server.streams.feeds import Feeds
 
 
 @pytest.fixture

@@ -16,8 +16,8 @@ import urllib.request
 import grpc
 import pytest
 
-from ibmq_gateway.server.ops.logs import RPC_LOGGER, JsonFormatter, configure_logging
 from ibmq_gateway.server.core.settings import Settings
+from ibmq_gateway.server.ops.logs import RPC_LOGGER, JsonFormatter, configure_logging
 from ibmq_gateway.v1 import job_pb2, job_service_pb2
 from tests.conftest import TEST_TOKEN
 from tests.helpers import BELL_QASM3, connect, states_until_final, submit

@@ -11,8 +11,8 @@ import grpc
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from ibmq_gateway.server.ops.embedded import EmbeddedGateway
 from ibmq_gateway.server.core.settings import Settings
+from ibmq_gateway.server.ops.embedded import EmbeddedGateway
 from ibmq_gateway.v1 import job_pb2, job_service_pb2
 from tests.conftest import gateway_settings
 from tests.helpers import connect, slow_job_circuit, states_until_final, submit, watch

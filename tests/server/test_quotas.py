@@ -11,8 +11,8 @@ from google.rpc import error_details_pb2
 from grpc_status import rpc_status
 
 from ibmq_gateway.server.api.auth import new_token, token_digest
-from ibmq_gateway.server.ops.embedded import EmbeddedGateway
 from ibmq_gateway.server.core.model import User
+from ibmq_gateway.server.ops.embedded import EmbeddedGateway
 from ibmq_gateway.v1 import job_pb2, job_service_pb2
 from tests.conftest import gateway_settings
 from tests.helpers import BELL_QASM3, Stubs, connect, details, submit

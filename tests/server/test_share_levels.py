@@ -16,8 +16,8 @@ import grpc
 import pytest
 
 from ibmq_gateway.server.api.auth import new_token, token_digest
-from ibmq_gateway.server.ops.embedded import EmbeddedGateway
 from ibmq_gateway.server.core.model import User
+from ibmq_gateway.server.ops.embedded import EmbeddedGateway
 from ibmq_gateway.v1 import job_pb2, job_service_pb2
 from tests.conftest import TEST_TOKEN, gateway_settings
 from tests.helpers import Stubs, connect, submit

@@ -1,6 +1,6 @@
 """The gateway's one interface to IBM Quantum, built on qiskit-ibm-runtime's public API.
 
-Every method is a coroutine. Each blocking client call runs on a lane (see ``ibm_lanes``): a
+Every method is a coroutine. Each blocking client call runs on a lane (see ``lanes``): a
 daemon thread owning its own ``QiskitRuntimeService``. The client sets no read timeout except on
 submit, so every call has a deadline here; a call that misses it raises ``IbmTransientError``
 and retires its lane (a fresh lane with a fresh service takes over). Calls for one IBM job go to
@@ -11,7 +11,7 @@ nobody knows whether IBM took the job. A send that misses its deadline still fre
 for other calls, but ``submit`` waits for its outcome (the client's own 900 s read timeout
 bounds it), and ``send_outcome`` lets a cancel wait for a send in flight.
 
-Client exceptions become ``IbmError`` kinds in one place, ``ibm_errors.translate``; their
+Client exceptions become ``IbmError`` kinds in one place, ``errors.translate``; their
 messages never contain the API key. qiskit-ibm-runtime is imported lazily (it costs ~1 s).
 """
 
@@ -22,7 +22,6 @@ import logging
 import threading
 import warnings
 from concurrent.futures import Future
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import urlsplit
@@ -40,13 +39,19 @@ from ibmq_gateway.server.executors.ibm.reading import (
     json_ready,
     normalize_status,
 )
+from ibmq_gateway.server.executors.ibm.records import (
+    IbmAccount,
+    IbmDevice,
+    IbmDeviceStatus,
+    IbmJobState,
+    IbmJobTimes,
+)
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Sequence
 
     from qiskit import QuantumCircuit
     from qiskit.primitives import PrimitiveResult
-    from qiskit.transpiler import Target
     from qiskit_ibm_runtime import IBMBackend, QiskitRuntimeService
 
 T = TypeVar("T")
@@ -54,52 +59,6 @@ log = logging.getLogger(__name__)
 
 BACKENDS_KEY = "ibm:backends"  # devices, their status and calibration share one lane
 _SAMPLER_WARNING_LOCK = threading.Lock()  # catch_warnings swaps process-wide filters
-
-
-@dataclass(frozen=True)
-class IbmAccount:
-    """The team's IBM Quantum credentials and where to use them."""
-
-    token: str = field(repr=False)
-    instance: str  # CRN or instance name
-    api_url: str | None = None
-    """Quantum API base (e.g. ``http://127.0.0.1:PORT/api/v1``); None: IBM's own resolution."""
-
-
-@dataclass(frozen=True)
-class IbmDevice:
-    name: str
-    version: str
-    num_qubits: int
-    simulator: bool
-    target: Target
-    max_shots: int
-    max_experiments: int
-    description: str
-
-
-@dataclass(frozen=True)
-class IbmDeviceStatus:
-    operational: bool
-    message: str
-    queue_length: int
-    wait_seconds: float | None  # qiskit-ibm-runtime 0.51 does not expose IBM's wait estimates
-
-
-@dataclass(frozen=True)
-class IbmJobState:
-    status: str  # QUEUED, RUNNING, DONE, CANCELLED or ERROR
-    reason: str = ""
-    reason_code: int | None = None
-
-
-@dataclass(frozen=True)
-class IbmJobTimes:
-    """When IBM says a job was created, started running and finished (None: not yet)."""
-
-    created: datetime | None
-    running: datetime | None
-    finished: datetime | None
 
 
 class IbmClient:

@@ -18,7 +18,8 @@ from ibmq_gateway.server.executors.base import BackendInfo, BackendStatus
 from ibmq_gateway.server.executors.ibm.errors import IbmError
 
 if TYPE_CHECKING:
-    from ibmq_gateway.server.executors.ibm.client import IbmClient, IbmDevice
+    from ibmq_gateway.server.executors.ibm.client import IbmClient
+    from ibmq_gateway.server.executors.ibm.records import IbmDevice
 
 log = logging.getLogger(__name__)
 

@@ -12,7 +12,7 @@ from ibmq_gateway.server.executors.ibm.lanes import LanesExhausted
 from ibmq_gateway.server.executors.ibm.reading import exception_chain, http_facts, message_of
 
 if TYPE_CHECKING:
-    from ibmq_gateway.server.executors.ibm.client import IbmAccount
+    from ibmq_gateway.server.executors.ibm.records import IbmAccount
 
 DEFAULT_RETRY_AFTER = 60.0  # seconds, when a 429 carries no usable Retry-After
 

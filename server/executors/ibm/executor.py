@@ -8,12 +8,9 @@ gateway rebuilds the counts and memory a legacy ``Result`` carries. (qiskit-ibm-
 program, whose wire format is still moving; the pin on the client keeps this choice
 deliberate.)
 
-Nothing is sent twice. Every IBM job carries the tag ``ibmq-gateway:<job id>``, and before
-sending a job the executor asks IBM for a job with that tag: after a send whose answer was
-lost once IBM had the job, or a gateway killed between sending and recording IBM's id, the
-job is found there and followed. A send that outlives its deadline is waited for, never
-repeated (see ``ibm_client``). Once recorded, IBM's id is how the job is re-attached after
-a restart.
+Nothing is sent twice: every IBM job carries the tag ``ibmq-gateway:<job id>``, looked for
+before each send (see ``sending``). Once recorded, IBM's id is how the job is re-attached
+after a restart.
 
 Faults: IBM's "too many requests" and an IBM that cannot be reached put the job back in the
 gateway's queue (``RetryLater``); a job already at IBM is polled until it ends, however long
@@ -26,7 +23,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import time
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -36,48 +32,34 @@ from ibmq_gateway.server.executors.base import (
     Changed,
     ExecutionError,
     Executor,
-    RetryLater,
 )
-from ibmq_gateway.server.executors.ibm.client import IbmAccount, IbmClient
+from ibmq_gateway.server.executors.ibm.client import IbmClient
 from ibmq_gateway.server.executors.ibm.devices import IbmDevices
 from ibmq_gateway.server.executors.ibm.errors import (
     IbmAuthError,
     IbmError,
-    IbmRateLimitedError,
     IbmRejectedError,
-    IbmTransientError,
 )
 from ibmq_gateway.server.executors.ibm.jobs import Follower, failure
 from ibmq_gateway.server.executors.ibm.poller import IbmPoller
+from ibmq_gateway.server.executors.ibm.records import IbmAccount
 from ibmq_gateway.server.executors.ibm.results import sampler_to_result
+from ibmq_gateway.server.executors.ibm.sending import Sender, gateway_tag
 
 if TYPE_CHECKING:
     from qiskit import QuantumCircuit
     from qiskit.result import Result
 
-    from ibmq_gateway.server.executors.base import RunReporter
     from ibmq_gateway.server.core.model import Job
     from ibmq_gateway.server.core.settings import Settings
+    from ibmq_gateway.server.executors.base import RunReporter
 
 log = logging.getLogger(__name__)
 
-TAG_PREFIX = "ibmq-gateway:"
-IBM_REFUSED_JOB = 2101
 RESULT_UNREADABLE = 2103
-UNREACHABLE_RETRY_S = 60.0
-"""How long a job that could not be sent waits before the next try."""
-SEND_ATTEMPTS = 4
 CONNECT_RETRY_S = (5.0, 300.0)
 """First and longest pause between attempts to reach IBM at start."""
 AUTH_RETRY_S = 300.0
-LOOK_AGAIN_S = (0.0, 1.0, 3.0, 10.0)
-"""Pauses before each look for the job of a send whose answer was lost (IBM lists a job it
-took within moments)."""
-
-
-def gateway_tag(job_id: str) -> str:
-    """The tag that names a gateway job at IBM."""
-    return TAG_PREFIX + job_id
 
 
 class IbmExecutor(Executor):
@@ -90,6 +72,7 @@ class IbmExecutor(Executor):
         self._client = client
         self._devices = IbmDevices(client)
         self._poller = IbmPoller(client, poll_ceiling, self._auth_failed)
+        self._sender = Sender(client, self._auth_failed)
         self._problem: str | None = "connecting to IBM Quantum"
         self._key_refused = False
         self._changed: Changed | None = None
@@ -229,7 +212,7 @@ class IbmExecutor(Executor):
         shots = job.run_options.shots or self._devices.infos[job.backend].default_shots
         self._sending.add(job.id)
         try:
-            ibm_id = await self._find_or_send(job, circuits, shots, tag)
+            ibm_id = await self._sender.find_or_send(job, circuits, shots, tag)
             # Before any await: a cancel from now on must find IBM's id.
             self._sent[job.id] = ibm_id
         finally:
@@ -239,63 +222,6 @@ class IbmExecutor(Executor):
         await reporter.sent(ibm_id)
         log.info("job %s is IBM job %s on %s", job.id, ibm_id, job.backend)
         return ibm_id
-
-    async def _find_or_send(
-        self, job: Job, circuits: list[QuantumCircuit], shots: int, tag: str
-    ) -> str:
-        last: IbmError | None = None
-        for attempt in range(SEND_ATTEMPTS):
-            try:
-                found = await self._client.find_job(tag)
-                return found or await self._submit(job, circuits, shots, tag)
-            except IbmRateLimitedError as error:
-                wait = error.retry_after
-                raise RetryLater(
-                    time.monotonic() + wait,
-                    f"IBM Quantum answered too many requests; next try in {wait:.0f} s",
-                ) from None
-            except IbmRejectedError as error:
-                raise ExecutionError(
-                    IBM_REFUSED_JOB, "IBM_REFUSED_JOB", f"IBM Quantum refused the job: {error}"
-                ) from None
-            except IbmAuthError as error:
-                self._auth_failed(error)
-                last = error
-                break
-            except IbmError as error:
-                last = error
-                await asyncio.sleep(2.0**attempt)
-        raise RetryLater(
-            time.monotonic() + UNREACHABLE_RETRY_S,
-            f"IBM Quantum did not take the job ({last}); next try in {UNREACHABLE_RETRY_S:.0f} s",
-        )
-
-    async def _submit(self, job: Job, circuits: list[QuantumCircuit], shots: int, tag: str) -> str:
-        try:
-            return await self._client.submit(job.backend, circuits, shots, [tag])
-        except IbmTransientError as error:
-            if error.answered:
-                raise  # IBM answered: it created no job, sending again is safe
-            log.warning("sending job %s: IBM's answer was lost (%s); looking for it", job.id, error)
-        found = await self._look_for(tag)
-        if found is not None:
-            return found
-        # IBM may list a new job late: look again much later rather than risk a second one.
-        raise RetryLater(
-            time.monotonic() + UNREACHABLE_RETRY_S,
-            f"IBM's answer to sending job {job.id} was lost; it is looked for again, "
-            f"and sent only if IBM does not have it, in {UNREACHABLE_RETRY_S:.0f} s",
-        )
-
-    async def _look_for(self, tag: str) -> str | None:
-        """Looks for the IBM job carrying ``tag`` a few times over some seconds."""
-        for pause in LOOK_AGAIN_S:
-            await asyncio.sleep(pause)
-            with contextlib.suppress(IbmError):
-                found = await self._client.find_job(tag)
-                if found is not None:
-                    return found
-        return None
 
     # -- results and cancels -------------------------------------------------------------
 
@@ -361,7 +287,7 @@ class IbmExecutor(Executor):
     async def _cancel_by_tag(self, job_id: str) -> None:
         """Cancels the IBM job of a gateway job cancelled while it was being sent."""
         tag = gateway_tag(job_id)
-        ibm_id = await self._client.send_outcome(tag) or await self._look_for(tag)
+        ibm_id = await self._client.send_outcome(tag) or await self._sender.look_for(tag)
         if ibm_id is not None:
             await self._cancel_at_ibm(ibm_id)
 

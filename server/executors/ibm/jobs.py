@@ -12,14 +12,14 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 
-from ibmq_gateway.server.executors.base import ExecutionError
 from ibmq_gateway.server.core.model import QueueInfo
+from ibmq_gateway.server.executors.base import ExecutionError
 
 if TYPE_CHECKING:
-    from ibmq_gateway.server.executors.base import RunReporter
-    from ibmq_gateway.server.executors.ibm.client import IbmJobState
-    from ibmq_gateway.server.executors.ibm.devices import IbmDevices
     from ibmq_gateway.server.core.model import Job
+    from ibmq_gateway.server.executors.base import RunReporter
+    from ibmq_gateway.server.executors.ibm.devices import IbmDevices
+    from ibmq_gateway.server.executors.ibm.records import IbmJobState
 
 RAN_TOO_LONG = 1305
 """IBM's reason code for a job stopped at its maximum execution time."""

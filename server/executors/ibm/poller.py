@@ -18,8 +18,8 @@ import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from ibmq_gateway.server.executors.ibm.client import IbmJobState
 from ibmq_gateway.server.executors.ibm.errors import IbmAuthError, IbmError, IbmRejectedError
+from ibmq_gateway.server.executors.ibm.records import IbmJobState
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable

@@ -51,8 +51,8 @@ if TYPE_CHECKING:
     from qiskit import QuantumCircuit
     from qiskit.result import Result
 
-    from ibmq_gateway.server.executors.base import RunReporter
     from ibmq_gateway.server.core.model import Job, RunOptions
+    from ibmq_gateway.server.executors.base import RunReporter
 
 EXECUTION_FAILED = 2001
 """Aer could not run the job, or some of its circuits."""

@@ -1,4 +1,4 @@
-"""Circuit files for ``ibmq-gateway submit``: OpenQASM 2 or 3 text, or QPY.
+"""Circuit files as they are: OpenQASM 2 or 3 text, or QPY, for ``GatewayBackend.run_files``.
 
 OpenQASM text is sent as it is, so the gateway's parser judges it and names the line of any
 mistake. A QPY file may hold several circuits; each one travels as its own QPY blob, as the
@@ -9,15 +9,18 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from qiskit import qpy
 
 from ibmq_gateway.client._messages import circuit_to_proto
+from ibmq_gateway.client.exceptions import IBMQBackendValueError
 from ibmq_gateway.v1 import job_pb2
 
 if TYPE_CHECKING:
-    from pathlib import Path
+    from collections.abc import Iterable
+    from os import PathLike
 
     from qiskit import QuantumCircuit
 
@@ -26,20 +29,31 @@ SUFFIXES = (".qasm", ".qpy")
 _QASM_VERSION = re.compile(r"^\s*OPENQASM\s+(\d+)", re.MULTILINE)
 
 
-class CircuitFileError(ValueError):
-    """A file that holds no circuit this command can send."""
+class CircuitFileError(IBMQBackendValueError):
+    """A file that holds no circuit the gateway can be sent."""
 
 
 @dataclass(frozen=True)
-class FileCircuit:
-    """One circuit read from a file, ready to submit."""
+class CircuitFile:
+    """One circuit read from a file, ready to submit as it is."""
 
     label: str
     """What to call it in messages and histograms: the file name (and circuit name)."""
     message: job_pb2.Circuit
+    """The circuit as the contract carries it: OpenQASM text or one QPY blob."""
 
 
-def read_circuits(path: Path) -> list[FileCircuit]:
+def read_circuit_files(files: Iterable[str | PathLike[str] | CircuitFile]) -> list[CircuitFile]:
+    """The circuits of several files, in order (see ``read_circuits``); ones read already
+    are taken as they are."""
+    return [
+        circuit
+        for file in files
+        for circuit in ([file] if isinstance(file, CircuitFile) else read_circuits(Path(file)))
+    ]
+
+
+def read_circuits(path: Path) -> list[CircuitFile]:
     """The circuits in ``path``, chosen by its suffix (``.qasm`` or ``.qpy``).
 
     Raises:
@@ -48,10 +62,10 @@ def read_circuits(path: Path) -> list[FileCircuit]:
     """
     suffix = path.suffix.lower()
     if suffix == ".qasm":
-        return [FileCircuit(path.name, qasm_circuit(_text(path)))]
+        return [CircuitFile(path.name, qasm_circuit(_text(path)))]
     if suffix == ".qpy":
         circuits = _load_qpy(path)
-        return [FileCircuit(f"{path.name}: {c.name}", circuit_to_proto(c)) for c in circuits]
+        return [CircuitFile(f"{path.name}: {c.name}", circuit_to_proto(c)) for c in circuits]
     raise CircuitFileError(f"{path}: unknown kind of file; use .qasm (OpenQASM 2 or 3) or .qpy")
 
 
