@@ -32,7 +32,7 @@ def client_only(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     source.mkdir()
     for name in SOURCES:
         copy = shutil.copytree if (ROOT / name).is_dir() else shutil.copy
-        copy(ROOT / name, source / name)  # type: ignore[operator]
+        copy(ROOT / name, source / name)
     subprocess.run([sys.executable, "-m", "venv", str(work / "venv")], check=True, timeout=120)
     bin_dir = work / "venv" / "bin"
     subprocess.run([str(bin_dir / "pip"), "install", "-q", str(source)], check=True, timeout=840)

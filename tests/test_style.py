@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import os
 import subprocess
 import sys
@@ -45,3 +46,17 @@ def test_types_check(tmp_path: Path) -> None:
             env=environ,
         )
         assert outcome.returncode == 0, outcome.stdout + outcome.stderr
+
+
+LONG_MODULE = 320
+"""About 300 lines; a module past this says why in its docstring (a paragraph "Size: ...")."""
+
+
+def test_long_modules_say_why() -> None:
+    unexplained = []
+    for module in sorted([*ROOT.glob("server/**/*.py"), *ROOT.glob("client/**/*.py")]):
+        lines = module.read_text().count("\n")
+        docstring = ast.get_docstring(ast.parse(module.read_text())) or ""
+        if lines > LONG_MODULE and "\nSize: " not in f"\n{docstring}":
+            unexplained.append(f"{module.relative_to(ROOT)}: {lines} lines")
+    assert not unexplained, unexplained

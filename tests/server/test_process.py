@@ -171,6 +171,24 @@ def test_the_demo_runs_a_bell_job_end_to_end(tmp_path):
     assert any(line.endswith("DONE") for line in lines)
     counts = next(line for line in lines if line.startswith("counts:"))
     assert "'00'" in counts and "'11'" in counts and "'01'" not in counts
+    # The story alone: the gateway's INFO lines (RPC log, start and stop) stay out.
+    assert " INFO " not in outcome.stdout + outcome.stderr, outcome.stderr
+    assert "submitted job" in outcome.stdout
+
+
+def test_the_demo_shows_the_gateways_log_when_verbose(tmp_path):
+    environ = {k: v for k, v in os.environ.items() if not k.startswith("IBMQ_GATEWAY_")}
+    outcome = subprocess.run(
+        [sys.executable, "-m", "ibmq_gateway.server.cli", "demo", "--verbose"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**environ, "IBMQ_GATEWAY_FAKE_DEVICES": ""},
+        check=False,
+    )
+    assert outcome.returncode == 0, outcome.stdout + outcome.stderr
+    assert "JobService/SubmitJob OK" in outcome.stderr
+    assert any(line.startswith("counts:") for line in outcome.stdout.splitlines())
 
 
 def test_a_second_gateway_on_a_busy_address_is_refused(serve, tmp_path):

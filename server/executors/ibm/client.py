@@ -13,6 +13,9 @@ bounds it), and ``send_outcome`` lets a cancel wait for a send in flight.
 
 Client exceptions become ``IbmError`` kinds in one place, ``errors.translate``; their
 messages never contain the API key. qiskit-ibm-runtime is imported lazily (it costs ~1 s).
+
+Size: one short method per IBM call the gateway makes, all through ``_call``, the one place
+that picks a lane, sets the deadline and translates errors; split, that place would be too.
 """
 
 from __future__ import annotations
