@@ -2,6 +2,9 @@
 
 Everything that knows the shape of a generated message on the client side is here; the
 rest of the client works with qiskit objects and plain Python values.
+
+Size: the design keeps the client's proto ⇄ qiskit conversion in one module, so that one
+file answers "how does a message become a qiskit object"; each function is short.
 """
 
 from __future__ import annotations

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 import grpc
 
 from ibmq_gateway.client._rpc import api_errors, status_code
-from ibmq_gateway.client.exceptions import IBMQJobApiError
+from ibmq_gateway.client.exceptions import IBMQJobApiError, IBMQJobTimeoutError
 from ibmq_gateway.v1 import job_service_pb2
 
 if TYPE_CHECKING:
@@ -161,3 +161,16 @@ class JobFollower:
 
     def _expired(self) -> bool:
         return self._deadline is not None and time.monotonic() >= self._deadline
+
+
+def follow_until_final(api: ApiClient, job_id: str, timeout: float | None) -> Iterator[job_pb2.Job]:
+    """Each snapshot of the job the stream brings, until it is final (see ``JobFollower``).
+
+    Raises:
+        IBMQJobTimeoutError: the job was not final within ``timeout`` seconds.
+    """
+    deadline = None if timeout is None else time.monotonic() + timeout
+    try:
+        yield from JobFollower(api, job_id, deadline)
+    except TimeoutError as err:
+        raise IBMQJobTimeoutError(f"Timeout while waiting for job {job_id}.") from err

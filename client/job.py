@@ -2,13 +2,15 @@
 
 The object is a client-side cache of the gateway's job record. Once its status is final it
 never asks the gateway for the status again; reaching a final state refreshes the whole
-record once. Waits follow the job's WatchJob stream (``_watch.JobFollower``) rather than
-polling.
+record once. Waits follow the job's WatchJob stream (``_watch.follow_until_final``) rather
+than polling; results are fetched and kept by ``_results.JobResults``.
+
+Size: the public surface of qiskit-ibmq-provider's ``IBMQJob`` (some thirty members, each with
+the docstring users know); what is behind them lives in the private modules.
 """
 
 from __future__ import annotations
 
-import time
 import warnings
 from typing import TYPE_CHECKING, Any
 
@@ -20,14 +22,13 @@ from ibmq_gateway.client import _messages
 from ibmq_gateway.client._callback import StatusReporter
 from ibmq_gateway.client._qobj import qobj_dict
 from ibmq_gateway.client._record import JobRecord
+from ibmq_gateway.client._results import JobResults
 from ibmq_gateway.client._rpc import api_errors
 from ibmq_gateway.client._tags import updated_tags
-from ibmq_gateway.client._watch import JobFollower
+from ibmq_gateway.client._watch import follow_until_final
 from ibmq_gateway.client.exceptions import (
     IBMQJobApiError,
-    IBMQJobFailureError,
     IBMQJobInvalidStateError,
-    IBMQJobTimeoutError,
 )
 from ibmq_gateway.v1 import job_service_pb2
 
@@ -107,10 +108,7 @@ class IBMQJob(JobV1):  # type: ignore[misc]  # qiskit ships no types
             share_level=share_level, client_info=client_info, experiment_id=experiment_id,
             **kwargs,
         )  # fmt: skip
-        self._result: Result | None = None
-        if result is not None:
-            version = dict(client_info or {})
-            self._result = Result.from_dict({**result, "client_version": version})
+        self._results = JobResults(api_client, job_id, self._record, result)
 
     @classmethod
     def from_proto(
@@ -264,14 +262,10 @@ class IBMQJob(JobV1):  # type: ignore[misc]  # qiskit ships no types
     def _wait_final(self, timeout: float | None, reporter: StatusReporter | None = None) -> None:
         if self._record.final:
             return
-        deadline = None if timeout is None else time.monotonic() + timeout
-        try:
-            for message in JobFollower(self._api, self.job_id(), deadline):
-                self._apply(message)
-                if reporter is not None:
-                    reporter.push(self._record.status, self._record.queue_info)
-        except TimeoutError as err:
-            raise IBMQJobTimeoutError(f"Timeout while waiting for job {self.job_id()}.") from err
+        for message in follow_until_final(self._api, self.job_id(), timeout):
+            self._apply(message)
+            if reporter is not None:
+                reporter.push(self._record.status, self._record.queue_info)
         self.refresh()
 
     # --- results and errors ---------------------------------------------------------------
@@ -304,34 +298,8 @@ class IBMQJob(JobV1):  # type: ignore[misc]  # qiskit ships no types
                 f"Unable to retrieve result for job {self.job_id()}. Job was cancelled."
             )
         if self._record.status is JobStatus.ERROR:
-            return self._failed_result(partial, refresh)
-        if self._result is None or refresh:
-            self._result = self._fetch_result(allow_partial=False)
-        return self._result
-
-    def _failed_result(self, partial: bool, refresh: bool) -> Result:
-        if partial and self._record.api_status not in _messages.NEVER_RAN:
-            if self._result is None or refresh:
-                try:
-                    self._result = self._fetch_result(allow_partial=True)
-                except IBMQJobApiError:  # the job failed; having no result is normal
-                    self._result = None
-            if self._result is not None and self._result.results:
-                return self._result
-        message = self.error_message() or ""
-        reason = (
-            ". Use the error_message() method to get more details"
-            if "\n" in message
-            else f": {message}"
-        )
-        raise IBMQJobFailureError(
-            f"Unable to retrieve result for job {self.job_id()}. Job has failed{reason}"
-        )
-
-    def _fetch_result(self, allow_partial: bool) -> Result:
-        with api_errors(IBMQJobApiError, f"Unable to retrieve result for job {self.job_id()}"):
-            message = self._api.job_result(self.job_id(), allow_partial=allow_partial)
-        return _messages.result_from_proto(message, self._record.client_info)
+            return self._results.of_failed_job(partial, refresh, self.error_message() or "")
+        return self._results.of_done_job(refresh)
 
     def error_message(self, timeout: float | None = None) -> str | None:
         """Why the job failed, as ``'<message>. Error code: <code>.'``; None unless it failed.

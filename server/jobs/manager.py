@@ -1,9 +1,12 @@
-"""The job lifecycle: submit, admit, queue, run, cancel, update, recover.
+"""The job lifecycle: submit, admit, queue, run, cancel, update, and resume after a restart.
 
 The manager is the only writer of jobs. Every change goes through ``_change`` under one
 write lock, checks the lifecycle's allowed moves, and is stored with its event in one
 transaction. Jobs that are not final are also held in memory (``_active``); after a
-restart ``start`` reloads them and picks up where each one stood.
+restart ``start`` reloads them and resumes each as ``recovery`` plans it.
+
+Size: one class, the only writer of jobs; its steps share the write lock, the in-memory
+active jobs and the scheduler, which it would otherwise have to hand around.
 """
 
 from __future__ import annotations
@@ -19,15 +22,12 @@ from collections.abc import Callable, Coroutine, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from ibmq_gateway.server.jobs import transitions
-from ibmq_gateway.server.jobs.circuit_formats import parse_circuits
 from ibmq_gateway.server.core.errors import (
     FailedPreconditionError,
     InvalidArgumentError,
     RequestIdReusedError,
     job_not_found,
 )
-from ibmq_gateway.server.executors.base import BackendInfo, Changed, Executor
 from ibmq_gateway.server.core.model import (
     EventType,
     Job,
@@ -35,12 +35,15 @@ from ibmq_gateway.server.core.model import (
     JobQuery,
     User,
 )
+from ibmq_gateway.server.core.states import ACTIVE_STATES, JobState, can_move
+from ibmq_gateway.server.executors.base import BackendInfo, Changed, Executor
+from ibmq_gateway.server.jobs import transitions
+from ibmq_gateway.server.jobs.circuit_formats import parse_circuits
 from ibmq_gateway.server.jobs.quotas import Quotas
+from ibmq_gateway.server.jobs.recovery import RESTARTED_FIRST, plan_recovery
 from ibmq_gateway.server.jobs.routing import BackendView, Routes
 from ibmq_gateway.server.jobs.runs import Reporter, execute
 from ibmq_gateway.server.jobs.scheduler import Scheduler
-from ibmq_gateway.server.core.states import ACTIVE_STATES, JobState, can_move
-from ibmq_gateway.server.store import Change, DuplicateRequestError, JobStore, PageCursor
 from ibmq_gateway.server.jobs.submission import (
     Submission,
     check_submission,
@@ -50,6 +53,7 @@ from ibmq_gateway.server.jobs.submission import (
 )
 from ibmq_gateway.server.jobs.transitions import to_state
 from ibmq_gateway.server.jobs.validation import check_fits
+from ibmq_gateway.server.store import Change, DuplicateRequestError, JobStore, PageCursor
 
 if TYPE_CHECKING:
     from qiskit import QuantumCircuit
@@ -388,26 +392,25 @@ class JobManager:
     # -- recovery ------------------------------------------------------------------------
 
     async def _recover(self, jobs: list[Job]) -> None:
-        """Resumes unfinished jobs after a restart (see the README's "Restarts")."""
-        interrupted = []
-        for job in sorted(jobs, key=lambda j: j.created):
-            if job.backend not in self._routes:
-                await self._park_or_fail(job)
-                continue
+        """Resumes unfinished jobs after a restart, as ``recovery`` plans it."""
+        plan = plan_recovery(
+            jobs, self._routes.__contains__, lambda name: self._routes.executor(name).resumes_runs
+        )
+        for job in plan.unrouted:
+            await self._park_or_fail(job)
+        for job in plan.followed:
             self._unrouted.discard(job.id)
-            if self._routes.executor(job.backend).resumes_runs and _was_sent(job):
-                # Still running at the provider: follow it, never send it again.
-                self._scheduler.resume(job.backend, job.id, job.owner)
-                self._runs[job.id] = self._spawn(self._run(job.id))
-            elif job.state == JobState.RUNNING:
-                interrupted.append(job)
-            elif job.state == JobState.QUEUED:
-                self._scheduler.enqueue(job.backend, job.id, job.owner, job.created.timestamp())
-            else:
-                self._spawn(self._admit(job.id))
-        # Jobs that were running started before every queued one: they go first, in order.
-        for rank, job in enumerate(interrupted):
-            self._scheduler.enqueue(job.backend, job.id, job.owner, _RESTARTED_FIRST + rank)
+            self._scheduler.resume(job.backend, job.id, job.owner)
+            self._runs[job.id] = self._spawn(self._run(job.id))
+        for job in plan.queued:
+            self._unrouted.discard(job.id)
+            self._scheduler.enqueue(job.backend, job.id, job.owner, job.created.timestamp())
+        for job in plan.unadmitted:
+            self._unrouted.discard(job.id)
+            self._spawn(self._admit(job.id))
+        for rank, job in enumerate(plan.interrupted):
+            self._unrouted.discard(job.id)
+            self._scheduler.enqueue(job.backend, job.id, job.owner, RESTARTED_FIRST + rank)
             await self._change(job.id, to_state(JobState.QUEUED))
         for backend in self._routes.names:
             await self._dispatch(backend)
@@ -442,15 +445,6 @@ class JobManager:
         task.add_done_callback(self._background.discard)
         task.add_done_callback(_log_crash)
         return task
-
-
-# Queue order of jobs interrupted by a restart: before any submission time.
-_RESTARTED_FIRST = -1e18
-
-
-def _was_sent(job: Job) -> bool:
-    """Whether the job reached its provider (a job that was not is sent from the queue)."""
-    return bool(job.provider_job_id) or job.state == JobState.RUNNING
 
 
 def _log_crash(task: asyncio.Task[Any]) -> None:
