@@ -16,11 +16,12 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 import grpc
+from google.protobuf.message import DecodeError
 from grpc_status import rpc_status
 
 from ibmq_gateway.server.api.auth import current_principal
 from ibmq_gateway.server.api.wrapping import BehaviourInterceptor, Stream, Unary
-from ibmq_gateway.server.core.errors import GatewayError, status_for
+from ibmq_gateway.server.core.errors import GatewayError, MalformedRequestError, status_for
 
 log = logging.getLogger(__name__)
 
@@ -28,34 +29,81 @@ _INTERNAL_MESSAGE = "internal error in the gateway; the server log has the detai
 
 
 class ErrorInterceptor(BehaviourInterceptor):
-    """Turns ``GatewayError`` into its status (with details) and anything else into INTERNAL."""
+    """Turns ``GatewayError`` into its status (with details) and anything else into INTERNAL.
+
+    A request whose bytes do not decode reaches no servicer: it ends INVALID_ARGUMENT with
+    reason MALFORMED_REQUEST, and one log line (at most one per peer every few seconds).
+    """
+
+    def __init__(self) -> None:
+        self._malformed_log = _PerPeerLog(MALFORMED_LOG_EVERY_S)
+
+    def wrap_deserializer(self, deserializer: Callable[[bytes], Any]) -> Callable[[bytes], Any]:
+        # grpc would answer a decode error with UNKNOWN and log its traceback.
+        def tolerant(data: bytes) -> Any:
+            try:
+                return deserializer(data)
+            except DecodeError as error:
+                return _Malformed(str(error))
+
+        return tolerant
 
     def wrap_unary(self, behaviour: Unary, method: str) -> Unary:
-        return _guard_unary(behaviour)
+        async def guarded(request: Any, context: grpc.aio.ServicerContext[Any, Any]) -> Any:
+            async with _statuses(context):
+                self._refuse_malformed(request, method, context)
+                return await behaviour(request, context)
+
+        return guarded
 
     def wrap_stream(self, behaviour: Stream, method: str) -> Stream:
-        return _guard_stream(behaviour)
+        async def guarded(
+            request: Any, context: grpc.aio.ServicerContext[Any, Any]
+        ) -> AsyncIterator[Any]:
+            async with _statuses(context):
+                self._refuse_malformed(request, method, context)
+                async for response in behaviour(request, context):
+                    yield response
+
+        return guarded
+
+    def _refuse_malformed(
+        self, request: Any, method: str, context: grpc.aio.ServicerContext[Any, Any]
+    ) -> None:
+        if isinstance(request, _Malformed):
+            peer = context.peer()
+            self._malformed_log.warning(
+                peer, "malformed request to %s from %s: %s", method, peer, request.problem
+            )
+            raise MalformedRequestError(method.strip("/"), request.problem)
 
 
-def _guard_unary(behaviour: Callable[..., Awaitable[Any]]) -> Callable[..., Awaitable[Any]]:
-    async def guarded(request: Any, context: grpc.aio.ServicerContext[Any, Any]) -> Any:
-        async with _statuses(context):
-            return await behaviour(request, context)
-
-    return guarded
+MALFORMED_LOG_EVERY_S = 10.0
+"""At most one log line per peer in this many seconds for malformed requests."""
 
 
-def _guard_stream(
-    behaviour: Callable[..., AsyncIterator[Any]],
-) -> Callable[..., AsyncIterator[Any]]:
-    async def guarded(
-        request: Any, context: grpc.aio.ServicerContext[Any, Any]
-    ) -> AsyncIterator[Any]:
-        async with _statuses(context):
-            async for response in behaviour(request, context):
-                yield response
+@dataclass(frozen=True)
+class _Malformed:
+    """What the tolerant deserializer hands on instead of raising."""
 
-    return guarded
+    problem: str
+
+
+class _PerPeerLog:
+    """Warnings rate-limited per peer, so that one client's flood cannot flood the log."""
+
+    def __init__(self, every: float) -> None:
+        self._every = every
+        self._last: dict[str, float] = {}
+
+    def warning(self, peer: str, message: str, *args: object) -> None:
+        now = time.monotonic()
+        if now - self._last.get(peer, -self._every) < self._every:
+            return
+        if len(self._last) > 10_000:  # bounded however many peers come and go
+            self._last.clear()
+        self._last[peer] = now
+        log.warning(message, *args)
 
 
 class _statuses:

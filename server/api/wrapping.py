@@ -37,6 +37,9 @@ class BehaviourInterceptor(_Interceptor):
         if handler is None:
             return handler
         handlers = cast("Any", handler)
+        if handlers.request_deserializer is not None and not handlers.request_streaming:
+            deserializer = self.wrap_deserializer(handlers.request_deserializer)
+            handlers = handlers._replace(request_deserializer=deserializer)
         if handlers.unary_unary is not None:
             unary = self.wrap_unary(handlers.unary_unary, details.method)
             return cast("Handler", handlers._replace(unary_unary=unary))
@@ -45,7 +48,11 @@ class BehaviourInterceptor(_Interceptor):
             if behaviour is not None:
                 stream = self.wrap_stream(behaviour, details.method)
                 return cast("Handler", handlers._replace(**{kind: stream}))
-        return handler
+        return cast("Handler", handlers)
+
+    def wrap_deserializer(self, deserializer: Callable[[bytes], Any]) -> Callable[[bytes], Any]:
+        """The request deserializer to use instead of ``deserializer`` (unary requests)."""
+        return deserializer
 
     def wrap_unary(self, behaviour: Unary, method: str) -> Unary:
         """The behaviour to run instead of a unary ``behaviour`` of ``/Service/Method``."""

@@ -4,7 +4,8 @@ Hierarchy::
 
     GatewayError
     ├── InvalidArgumentError       INVALID_ARGUMENT   (BadRequest field violations)
-    │   └── RequestIdReusedError   INVALID_ARGUMENT   reason REQUEST_ID_REUSED
+    │   ├── RequestIdReusedError   INVALID_ARGUMENT   reason REQUEST_ID_REUSED
+    │   └── MalformedRequestError  INVALID_ARGUMENT   reason MALFORMED_REQUEST
     ├── UnauthenticatedError       UNAUTHENTICATED
     ├── PermissionDeniedError      PERMISSION_DENIED
     ├── NotFoundError              NOT_FOUND
@@ -92,6 +93,17 @@ class RequestIdReusedError(InvalidArgumentError):
             "payload; use a new request_id for a new job",
             [FieldViolation("request_id", "reused with a different payload")],
             reason="REQUEST_ID_REUSED",
+        )
+
+
+class MalformedRequestError(InvalidArgumentError):
+    """The request's bytes are not a message of the method's request type."""
+
+    def __init__(self, method: str, problem: str) -> None:
+        super().__init__(
+            f"the request to {method} is not a valid protobuf message ({problem}); "
+            "send it serialized with the method's request type",
+            reason="MALFORMED_REQUEST",
         )
 
 
