@@ -61,11 +61,22 @@ class ErrorInterceptor(BehaviourInterceptor):
             request: Any, context: grpc.aio.ServicerContext[Any, Any]
         ) -> AsyncIterator[Any]:
             async with _statuses(context):
-                self._refuse_malformed(request, method, context)
+                if isinstance(request, AsyncIterator):
+                    # A request stream (reflection): its messages are decoded as they come.
+                    request = self._refusing_malformed(request, method, context)
+                else:
+                    self._refuse_malformed(request, method, context)
                 async for response in behaviour(request, context):
                     yield response
 
         return guarded
+
+    async def _refusing_malformed(
+        self, requests: AsyncIterator[Any], method: str, context: grpc.aio.ServicerContext[Any, Any]
+    ) -> AsyncIterator[Any]:
+        async for request in requests:
+            self._refuse_malformed(request, method, context)
+            yield request
 
     def _refuse_malformed(
         self, request: Any, method: str, context: grpc.aio.ServicerContext[Any, Any]
@@ -73,13 +84,19 @@ class ErrorInterceptor(BehaviourInterceptor):
         if isinstance(request, _Malformed):
             peer = context.peer()
             self._malformed_log.warning(
-                peer, "malformed request to %s from %s: %s", method, peer, request.problem
+                _host(peer), "malformed request to %s from %s: %s", method, peer, request.problem
             )
             raise MalformedRequestError(method.strip("/"), request.problem)
 
 
 MALFORMED_LOG_EVERY_S = 10.0
 """At most one log line per peer in this many seconds for malformed requests."""
+
+
+def _host(peer: str) -> str:
+    """The address of ``ipv4:10.0.0.1:5000`` without its port: a flood on many connections
+    from one host is one peer."""
+    return peer.rpartition(":")[0] if peer.startswith(("ipv4:", "ipv6:")) else peer
 
 
 @dataclass(frozen=True)

@@ -37,7 +37,7 @@ class BehaviourInterceptor(_Interceptor):
         if handler is None:
             return handler
         handlers = cast("Any", handler)
-        if handlers.request_deserializer is not None and not handlers.request_streaming:
+        if handlers.request_deserializer is not None:
             deserializer = self.wrap_deserializer(handlers.request_deserializer)
             handlers = handlers._replace(request_deserializer=deserializer)
         if handlers.unary_unary is not None:
@@ -51,7 +51,7 @@ class BehaviourInterceptor(_Interceptor):
         return cast("Handler", handlers)
 
     def wrap_deserializer(self, deserializer: Callable[[bytes], Any]) -> Callable[[bytes], Any]:
-        """The request deserializer to use instead of ``deserializer`` (unary requests)."""
+        """The request deserializer to use instead of ``deserializer`` (of every request)."""
         return deserializer
 
     def wrap_unary(self, behaviour: Unary, method: str) -> Unary:

@@ -27,6 +27,11 @@ METHODS = [
     for service in SERVICES
     for method in service.methods
 ]
+STANDARD_METHODS = [
+    ("/grpc.health.v1.Health/Check", False),
+    ("/grpc.health.v1.Health/Watch", True),
+]
+REFLECTION = "/grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo"
 
 
 @pytest.fixture
@@ -69,6 +74,37 @@ def test_corrupt_bytes_to_every_rpc_are_invalid_argument(
     malformed = [r for r in caplog.records if "malformed request" in r.getMessage()]
     assert len(malformed) == 1
     assert not [r for r in caplog.records if r.exc_info], [r.getMessage() for r in caplog.records]
+
+
+def test_corrupt_bytes_to_the_standard_services_are_invalid_argument(
+    gateway: EmbeddedGateway, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.WARNING)
+    with grpc.insecure_channel(gateway.address) as channel:
+        errors = [send_raw(channel, method, streaming) for method, streaming in STANDARD_METHODS]
+        # Reflection streams its requests: a corrupt one mid-stream is refused the same way.
+        with pytest.raises(grpc.RpcError) as failed:
+            call = channel.stream_stream(REFLECTION, None, None)
+            list(call(iter([CORRUPT]), metadata=AUTH, timeout=10))
+        errors.append(failed.value)
+    for error in errors:
+        assert isinstance(error, grpc.Call)
+        assert error.code() is grpc.StatusCode.INVALID_ARGUMENT
+        assert "is not a valid protobuf message" in (error.details() or "")
+    assert not [r for r in caplog.records if r.exc_info], [r.getMessage() for r in caplog.records]
+
+
+def test_many_connections_from_one_host_log_one_line(
+    gateway: EmbeddedGateway, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.WARNING)
+    # A local subchannel pool gives each channel a connection (a port) of its own.
+    for _ in range(5):
+        options = (("grpc.use_local_subchannel_pool", 1),)
+        with grpc.insecure_channel(gateway.address, options) as channel:
+            send_raw(channel, METHODS[0][0], METHODS[0][1])
+    malformed = [r for r in caplog.records if "malformed request" in r.getMessage()]
+    assert len(malformed) == 1
 
 
 def test_the_gateway_goes_on_serving(gateway: EmbeddedGateway) -> None:
