@@ -72,6 +72,24 @@ class Settings:
     """Shots per circuit of a user (not an admin)."""
     quota_request_bytes: int = 16 * 1024 * 1024
     """Size of one SubmitJob request of a user (not an admin)."""
+    quota_open_streams: int = 200
+    """Streams (WatchJob, WatchJobs) a user (not an admin) may have open at once on one
+    replica; past it a new stream is refused with RESOURCE_EXHAUSTED."""
+    max_receive_bytes: int | None = None
+    """Largest request message the port accepts, of anyone (None: ``quota_request_bytes``);
+    grpc refuses a larger one with RESOURCE_EXHAUSTED before any servicer sees it."""
+    max_streams_per_connection: int = 1000
+    """Calls open at once on one client connection (HTTP/2 streams); a client's further
+    calls wait for one to end."""
+    max_connection_age: float = 3600.0
+    """Seconds after which a client connection is asked to go (GOAWAY, jittered by grpc), so
+    that clients spread again over the replicas behind one address."""
+    max_connection_age_grace: float = 1860.0
+    """Seconds an aged connection's calls still get; longer than ``max_stream_age``, so every
+    stream ends by itself (OK, to resume) instead of being cut."""
+    keepalive_min_ping_interval: float = 10.0
+    """Shortest pause between a client's keepalive pings; a client pinging more often is
+    sent GOAWAY ``too_many_pings``, and grpc clients then ping half as often."""
     ibm_token: str | None = field(default=None, repr=False)
     """The team's IBM Quantum API key, from IBMQ_GATEWAY_IBM_TOKEN or the settings file
     only (never a flag, so it never shows on a command line); never logged or stored."""
@@ -99,6 +117,15 @@ class Settings:
         _check_tls(self)
         if self.ibm_submissions_per_minute < 1:
             raise ValueError("ibm_submissions_per_minute must be at least 1")
+        if self.quota_open_streams < 1 or self.max_streams_per_connection < 1:
+            raise ValueError("quota_open_streams and max_streams_per_connection must be >= 1")
+
+    @property
+    def receive_limit(self) -> int:
+        """The largest request message in bytes (``max_receive_bytes``, else the quota)."""
+        if self.max_receive_bytes is not None:
+            return self.max_receive_bytes
+        return self.quota_request_bytes
 
     @property
     def ibm_configured(self) -> bool:

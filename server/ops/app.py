@@ -12,6 +12,7 @@ from grpc_reflection.v1alpha import reflection
 from ibmq_gateway.server.api.audit import Audit
 from ibmq_gateway.server.api.auth import AuthInterceptor, ensure_admin
 from ibmq_gateway.server.api.interceptors import ErrorInterceptor, ObservingInterceptor
+from ibmq_gateway.server.api.limits import OpenStreamsInterceptor
 from ibmq_gateway.server.api.servicers import BackendService, JobService
 from ibmq_gateway.server.core.model import JobEvent
 from ibmq_gateway.server.core.settings import Settings
@@ -43,16 +44,29 @@ _MB = 1024 * 1024
 _SERVER_OPTIONS = (
     ("grpc.server.max_pending_requests", 20_000),
     ("grpc.server.max_pending_requests_hard_limit", 60_000),
-    ("grpc.max_receive_message_length", 64 * _MB),
     ("grpc.max_send_message_length", 64 * _MB),
     ("grpc.keepalive_time_ms", 60_000),
     ("grpc.keepalive_timeout_ms", 20_000),
-    ("grpc.http2.min_recv_ping_interval_without_data_ms", 10_000),
     ("grpc.keepalive_permit_without_calls", 1),
+    # Two pings too early and the client is told to back off (GOAWAY too_many_pings).
+    ("grpc.http2.max_ping_strikes", 2),
     # gRPC reuses ports by default on Linux: a second gateway on a busy address would start
     # and silently share its traffic. Refuse instead.
     ("grpc.so_reuseport", 0),
 )
+
+
+def server_options(settings: Settings) -> tuple[tuple[str, int], ...]:
+    """grpc's channel arguments for the gateway's port: the fixed ones and the settings'."""
+    ping_ms = int(settings.keepalive_min_ping_interval * 1000)
+    return (
+        *_SERVER_OPTIONS,
+        ("grpc.max_receive_message_length", settings.receive_limit),
+        ("grpc.max_concurrent_streams", settings.max_streams_per_connection),
+        ("grpc.max_connection_age_ms", int(settings.max_connection_age * 1000)),
+        ("grpc.max_connection_age_grace_ms", int(settings.max_connection_age_grace * 1000)),
+        ("grpc.http2.min_ping_interval_without_data_ms", ping_ms),
+    )
 
 
 def default_executors(settings: Settings) -> list[Executor]:
@@ -177,10 +191,16 @@ class Gateway:
     def _build_server(self) -> grpc.aio.Server:
         # The observer goes first, so it sees the status ErrorInterceptor mapped.
         observing = ObservingInterceptor([self.metrics.rpcs, RpcLog()])
+        self.open_streams = OpenStreamsInterceptor(self.settings.quota_open_streams)
         server = grpc.aio.server(
             # Outermost first: errors from authentication reach ErrorInterceptor as well.
-            interceptors=[observing, ErrorInterceptor(), AuthInterceptor(self.store)],
-            options=_SERVER_OPTIONS,
+            interceptors=[
+                observing,
+                ErrorInterceptor(),
+                AuthInterceptor(self.store),
+                self.open_streams,
+            ],
+            options=server_options(self.settings),
         )
         feeds = _feeds(self)
         job_service_pb2_grpc.add_JobServiceServicer_to_server(  # type: ignore[no-untyped-call]
