@@ -2,11 +2,13 @@
 
 Tokens are random (32 bytes) and shown once; the store keeps only their SHA-256 digest.
 A fast digest is enough because the tokens carry full entropy: there is nothing to guess
-that a slow password hash would protect.
+that a slow password hash would protect. A host that keeps sending bad tokens has its
+answers held longer and longer (``peers.FailureThrottle``).
 """
 
 from __future__ import annotations
 
+import asyncio
 import contextvars
 import hashlib
 import logging
@@ -18,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 import grpc
 
+from ibmq_gateway.server.api.peers import FailureThrottle, peer_host
 from ibmq_gateway.server.api.wrapping import BehaviourInterceptor, Stream, Unary
 from ibmq_gateway.server.core.errors import UnauthenticatedError
 from ibmq_gateway.server.core.model import User
@@ -61,8 +64,9 @@ def principal() -> User:
 class AuthInterceptor(BehaviourInterceptor):
     """Resolves ``authorization: Bearer <token>`` to a user for every RPC but health."""
 
-    def __init__(self, store: JobStore) -> None:
+    def __init__(self, store: JobStore, throttle: FailureThrottle | None = None) -> None:
         self._store = store
+        self._throttle = throttle or FailureThrottle()
 
     def wrap_unary(self, behaviour: Unary, method: str) -> Unary:
         if method.startswith(OPEN_SERVICES):
@@ -86,6 +90,15 @@ class AuthInterceptor(BehaviourInterceptor):
         return authenticated
 
     async def _authenticate(self, context: grpc.aio.ServicerContext[Any, Any]) -> User:
+        try:
+            return await self._resolve(context)
+        except UnauthenticatedError:
+            # Held, not refused: a flood of bad tokens waits for its answers and so slows
+            # itself, while good tokens from the same host pass at once.
+            await asyncio.sleep(self._throttle.failed(peer_host(context.peer())))
+            raise
+
+    async def _resolve(self, context: grpc.aio.ServicerContext[Any, Any]) -> User:
         token = bearer_token(context.invocation_metadata() or ())
         user = await self._store.user_by_token(token_digest(token))
         if user is None or not user.active:

@@ -20,6 +20,7 @@ from google.protobuf.message import DecodeError
 from grpc_status import rpc_status
 
 from ibmq_gateway.server.api.auth import current_principal
+from ibmq_gateway.server.api.peers import PerPeerLog, peer_host
 from ibmq_gateway.server.api.wrapping import BehaviourInterceptor, Stream, Unary
 from ibmq_gateway.server.core.errors import GatewayError, MalformedRequestError, status_for
 
@@ -36,7 +37,7 @@ class ErrorInterceptor(BehaviourInterceptor):
     """
 
     def __init__(self) -> None:
-        self._malformed_log = _PerPeerLog(MALFORMED_LOG_EVERY_S)
+        self._malformed_log = PerPeerLog(log, MALFORMED_LOG_EVERY_S)
 
     def wrap_deserializer(self, deserializer: Callable[[bytes], Any]) -> Callable[[bytes], Any]:
         # grpc would answer a decode error with UNKNOWN and log its traceback.
@@ -83,9 +84,8 @@ class ErrorInterceptor(BehaviourInterceptor):
     ) -> None:
         if isinstance(request, _Malformed):
             peer = context.peer()
-            self._malformed_log.warning(
-                _host(peer), "malformed request to %s from %s: %s", method, peer, request.problem
-            )
+            line = "malformed request to %s from %s: %s"
+            self._malformed_log.warning(peer_host(peer), line, method, peer, request.problem)
             raise MalformedRequestError(method.strip("/"), request.problem)
 
 
@@ -93,34 +93,11 @@ MALFORMED_LOG_EVERY_S = 10.0
 """At most one log line per peer in this many seconds for malformed requests."""
 
 
-def _host(peer: str) -> str:
-    """The address of ``ipv4:10.0.0.1:5000`` without its port: a flood on many connections
-    from one host is one peer."""
-    return peer.rpartition(":")[0] if peer.startswith(("ipv4:", "ipv6:")) else peer
-
-
 @dataclass(frozen=True)
 class _Malformed:
     """What the tolerant deserializer hands on instead of raising."""
 
     problem: str
-
-
-class _PerPeerLog:
-    """Warnings rate-limited per peer, so that one client's flood cannot flood the log."""
-
-    def __init__(self, every: float) -> None:
-        self._every = every
-        self._last: dict[str, float] = {}
-
-    def warning(self, peer: str, message: str, *args: object) -> None:
-        now = time.monotonic()
-        if now - self._last.get(peer, -self._every) < self._every:
-            return
-        if len(self._last) > 10_000:  # bounded however many peers come and go
-            self._last.clear()
-        self._last[peer] = now
-        log.warning(message, *args)
 
 
 class _statuses:

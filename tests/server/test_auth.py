@@ -10,11 +10,14 @@ import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from ibmq_gateway.server.api.auth import ADMIN_TOKEN_FILE, new_token, token_digest
+from ibmq_gateway.server.api.peers import FailureThrottle
 from ibmq_gateway.server.core.model import User
 from ibmq_gateway.server.ops.embedded import EmbeddedGateway
 from ibmq_gateway.v1 import backend_service_pb2, job_service_pb2
 from tests.conftest import TEST_TOKEN, gateway_settings
 from tests.helpers import connect, details, submit
+
+LIST = backend_service_pb2.ListBackendsRequest()
 
 
 def _list_backends(address: str, metadata: list[tuple[str, str]]) -> None:
@@ -114,3 +117,37 @@ def test_the_first_admin_is_made_once(tmp_path):
         assert gateway.gateway is not None
         users = gateway.call(gateway.gateway.store.list_users())
         assert [(user.name, user.admin) for user in users] == [("admin", True)]
+
+
+def test_a_host_that_keeps_sending_bad_tokens_is_slowed_but_good_tokens_pass(gateway):
+    bad = [("authorization", "Bearer igw_not-a-real-token")]
+    free = FailureThrottle().free
+    stubs = connect(gateway.address, token="")
+    for _ in range(free):  # answered at once, however short the deadline
+        with pytest.raises(grpc.RpcError) as caught:
+            stubs.backends.ListBackends(LIST, metadata=bad, timeout=10)
+        assert caught.value.code() == grpc.StatusCode.UNAUTHENTICATED
+    # Each further failure is held longer; soon longer than a short deadline allows.
+    codes = []
+    for _ in range(8):
+        with pytest.raises(grpc.RpcError) as caught:
+            stubs.backends.ListBackends(LIST, metadata=bad, timeout=0.3)
+        codes.append(caught.value.code())
+    assert codes[0] == grpc.StatusCode.UNAUTHENTICATED
+    assert codes[-1] == grpc.StatusCode.DEADLINE_EXCEEDED
+    # The same host with a good token is not held: not locked out.
+    good = [("authorization", f"Bearer {TEST_TOKEN}")]
+    assert stubs.backends.ListBackends(LIST, metadata=good, timeout=10).backends
+    stubs.close()
+
+
+def test_the_failure_throttle_grows_to_its_ceiling_and_forgets_after_its_window():
+    throttle = FailureThrottle(free=2, window_s=60.0, first_delay_s=0.1, max_delay_s=1.0)
+    delays = [throttle.failed("ipv4:10.0.0.1") for _ in range(10)]
+    assert delays[:2] == [0.0, 0.0]
+    assert 0.05 <= delays[2] <= 0.1 and 0.1 <= delays[3] <= 0.2
+    assert all(0.5 <= delay <= 1.0 for delay in delays[-4:])
+    assert throttle.failed("ipv4:10.0.0.2") == 0.0  # another host has its own count
+    expired = FailureThrottle(free=0, window_s=0.0, first_delay_s=0.1)
+    expired.failed("ipv4:10.0.0.1")
+    assert expired.failed("ipv4:10.0.0.1") <= 0.1  # a new window: back to the first delay
