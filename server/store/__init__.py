@@ -1,7 +1,8 @@
-"""Durable state behind one interface (``JobStore``); SQLite by default.
+"""Durable state behind one interface (``JobStore``); SQLite by default, or PostgreSQL.
 
-Owns: jobs, their event log, results, idempotency keys, users and the audit trail on disk.
-May import: ``core`` only; every implementation passes the contract suite in tests/store.
+Owns: jobs, their event log, results, idempotency keys, users, the audit trail, and the
+schema history both stores share (``schema``, ``migrations/``). May import: ``core`` only;
+every implementation passes the contract suite in tests/store.
 """
 
 from ibmq_gateway.server.store.base import (

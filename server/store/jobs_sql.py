@@ -10,7 +10,7 @@ import json
 import re
 import sqlite3
 import uuid
-from collections.abc import Collection, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import replace
 from datetime import UTC, datetime
@@ -23,13 +23,21 @@ from ibmq_gateway.server.core.model import (
     JobEvent,
     RequestKey,
 )
-from ibmq_gateway.server.store import people_sql
+from ibmq_gateway.server.store import schema
 from ibmq_gateway.server.store.base import DuplicateRequestError, StaleJobError
-from ibmq_gateway.server.store.codec import decode_job, encode_job, from_micros, to_micros
+from ibmq_gateway.server.store.codec import decode_job
+from ibmq_gateway.server.store.rows import (
+    JOB_FIELDS,
+    PRUNABLE,
+    VISIBILITY_FIELDS,
+    event_from_row,
+    event_row,
+    job_row,
+    visibility_row,
+)
 
 if TYPE_CHECKING:
-    from ibmq_gateway.server.core.model import JobQuery
-    from ibmq_gateway.server.store.base import Change, PageCursor
+    from ibmq_gateway.server.store.base import Change
 
 
 _PRAGMAS = (
@@ -39,65 +47,23 @@ _PRAGMAS = (
     "PRAGMA busy_timeout = 5000",
 )
 
-# Times are microseconds since the Unix epoch (UTC), so they sort and compare as instants.
-_SCHEMA = (
-    "CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value NOT NULL)",
-    """CREATE TABLE IF NOT EXISTS jobs (
-        id TEXT PRIMARY KEY, owner TEXT NOT NULL, backend TEXT NOT NULL,
-        state TEXT NOT NULL, created INTEGER NOT NULL, name TEXT NOT NULL,
-        experiment_id TEXT NOT NULL, tags TEXT NOT NULL, sequence INTEGER NOT NULL,
-        revision INTEGER NOT NULL, snapshot TEXT NOT NULL,
-        share_level TEXT NOT NULL, owner_hub TEXT NOT NULL, owner_grp TEXT NOT NULL,
-        owner_project TEXT NOT NULL)""",
-    "CREATE INDEX IF NOT EXISTS jobs_by_created ON jobs (created, id)",
-    "CREATE INDEX IF NOT EXISTS jobs_by_owner ON jobs (owner, created, id)",
-    "CREATE INDEX IF NOT EXISTS jobs_by_backend ON jobs (backend, created, id)",
-    "CREATE INDEX IF NOT EXISTS jobs_by_state ON jobs (state, created, id)",
-    """CREATE TABLE IF NOT EXISTS circuits (
-        job_id TEXT NOT NULL REFERENCES jobs (id), idx INTEGER NOT NULL,
-        format TEXT NOT NULL, payload BLOB NOT NULL, PRIMARY KEY (job_id, idx))""",
-    """CREATE TABLE IF NOT EXISTS events (
-        revision INTEGER PRIMARY KEY AUTOINCREMENT, job_id TEXT NOT NULL REFERENCES jobs (id),
-        sequence INTEGER NOT NULL, type TEXT NOT NULL, time INTEGER NOT NULL,
-        snapshot TEXT NOT NULL, UNIQUE (job_id, sequence))""",
-    "CREATE INDEX IF NOT EXISTS events_by_time ON events (time)",
-    """CREATE TABLE IF NOT EXISTS results (
-        job_id TEXT PRIMARY KEY REFERENCES jobs (id), document TEXT NOT NULL)""",
-    """CREATE TABLE IF NOT EXISTS requests (
-        owner TEXT NOT NULL, request_id TEXT NOT NULL, fingerprint TEXT NOT NULL,
-        job_id TEXT NOT NULL REFERENCES jobs (id), PRIMARY KEY (owner, request_id))""",
-)
-
-_JOB_FIELDS = (
-    "id, owner, backend, state, created, name, experiment_id, tags, sequence, revision, snapshot"
-)
-# Who may see a job never changes after it is made, so only the insert writes these.
-_VISIBILITY_FIELDS = "share_level, owner_hub, owner_grp, owner_project"
-_INSERT_JOB = (
-    f"INSERT INTO jobs ({_JOB_FIELDS}, {_VISIBILITY_FIELDS}) VALUES ({', '.join('?' * 15)})"
-)
-# The SQL form of User.can_see for a user who is not an admin.
-_VISIBLE = (
-    "(owner = ? OR share_level = 'global' OR (share_level = 'hub' AND owner_hub = ?)"
-    " OR (share_level = 'group' AND owner_hub = ? AND owner_grp = ?)"
-    " OR (share_level = 'project' AND owner_hub = ? AND owner_grp = ? AND owner_project = ?))"
-)
+_INSERT_JOB = f"INSERT INTO jobs ({JOB_FIELDS}, {VISIBILITY_FIELDS}) VALUES ({', '.join('?' * 15)})"
 _UPDATE_JOB = (
     "UPDATE jobs SET owner = ?2, backend = ?3, state = ?4, created = ?5, name = ?6,"
     " experiment_id = ?7, tags = ?8, sequence = ?9, revision = ?10, snapshot = ?11 WHERE id = ?1"
 )
-_HAS_TAG = "EXISTS (SELECT 1 FROM json_each(jobs.tags) WHERE value IN ({}))"
-# An event is prunable unless it is its job's latest, whose revision the job row carries.
-_PRUNABLE = "FROM events WHERE time < ? AND revision NOT IN (SELECT revision FROM jobs)"
+_INSERT_EVENT = (
+    "INSERT INTO events (revision, job_id, sequence, type, time, snapshot)"
+    " VALUES (?, ?, ?, ?, ?, ?)"
+)
 
 
 def prepare(db: sqlite3.Connection) -> str:
     for pragma in _PRAGMAS:
         db.execute(pragma)
     db.create_function("regexp", 2, _regexp, deterministic=True)
+    schema.upgrade_sqlite(db)
     with transaction(db):
-        for statement in (*_SCHEMA, *people_sql.SCHEMA):
-            db.execute(statement)
         db.execute(
             "INSERT OR IGNORE INTO meta (key, value) VALUES ('epoch', ?), ('pruned_through', 0)",
             (uuid.uuid4().hex,),
@@ -126,8 +92,7 @@ def insert_job(
     if key is not None:
         _refuse_duplicate(db, key)
     stored = replace(job, sequence=1, revision=_next_revision(db))
-    visibility = (stored.share_level, stored.owner_hub, stored.owner_group, stored.owner_project)
-    db.execute(_INSERT_JOB, (*_job_row(stored), *visibility))
+    db.execute(_INSERT_JOB, (*job_row(stored), *visibility_row(stored)))
     db.executemany(
         "INSERT INTO circuits (job_id, idx, format, payload) VALUES (?, ?, ?, ?)",
         [(job.id, idx, circuit.format, circuit.payload) for idx, circuit in enumerate(circuits)],
@@ -156,7 +121,7 @@ def write_change(db: sqlite3.Connection, change: Change) -> JobEvent:
         raise StaleJobError(f"job {job.id} is at sequence {row[0]}, not {job.sequence}")
     stored = replace(job, sequence=job.sequence + 1, revision=_next_revision(db))
     event = _append_event(db, stored, change.type)
-    db.execute(_UPDATE_JOB, _job_row(stored))
+    db.execute(_UPDATE_JOB, job_row(stored))
     if change.result is not None:
         db.execute(
             "INSERT OR REPLACE INTO results (job_id, document) VALUES (?, ?)",
@@ -172,84 +137,8 @@ def _next_revision(db: sqlite3.Connection) -> int:
 
 def _append_event(db: sqlite3.Connection, job: Job, type_: EventType) -> JobEvent:
     event = JobEvent(job=job, type=type_, time=datetime.now(UTC))
-    db.execute(
-        "INSERT INTO events (revision, job_id, sequence, type, time, snapshot)"
-        " VALUES (?, ?, ?, ?, ?, ?)",
-        (job.revision, job.id, job.sequence, type_.value, to_micros(event.time), encode_job(job)),
-    )
+    db.execute(_INSERT_EVENT, event_row(event))
     return event
-
-
-def _job_row(job: Job) -> tuple[Any, ...]:
-    return (
-        job.id,
-        job.owner,
-        job.backend,
-        job.state.value,
-        to_micros(job.created),
-        job.name,
-        job.experiment_id,
-        json.dumps(list(job.tags)),
-        job.sequence,
-        job.revision,
-        encode_job(job),
-    )
-
-
-def listing_sql(
-    query: JobQuery, ascending: bool, after: PageCursor | None
-) -> tuple[str, list[Any]]:
-    conditions, params = _query_conditions(query)
-    if after is not None:
-        conditions.append(f"(created, id) {'>' if ascending else '<'} (?, ?)")
-        params += [to_micros(after.created), after.job_id]
-    where = " AND ".join(conditions) or "1"
-    order = "ASC" if ascending else "DESC"
-    sql = f"SELECT snapshot FROM jobs WHERE {where} ORDER BY created {order}, id {order}"
-    return f"{sql} LIMIT ? OFFSET ?", params
-
-
-def _query_conditions(query: JobQuery) -> tuple[list[str], list[Any]]:
-    """SQL conditions that hold exactly when ``query.matches`` would."""
-    conditions: list[str] = []
-    params: list[Any] = []
-    for condition, value in (
-        ("backend = ?", query.backend),
-        ("owner = ?", query.owner),
-        ("experiment_id = ?", query.experiment_id),
-        ("name REGEXP ?", query.name_pattern),
-    ):
-        if value:
-            conditions.append(condition)
-            params.append(value)
-    if query.states:
-        conditions.append(f"state IN ({marks(query.states)})")
-        params += sorted(state.value for state in query.states)
-    if query.created_after is not None:
-        conditions.append("created >= ?")
-        params.append(to_micros(query.created_after))
-    if query.created_before is not None:
-        conditions.append("created <= ?")
-        params.append(to_micros(query.created_before))
-    if query.tags:
-        conditions += _tag_conditions(query.tags, query.tags_all)
-        params += query.tags
-    viewer = query.viewer
-    if viewer is not None and not viewer.admin:
-        conditions.append(_VISIBLE)
-        params += [viewer.name, viewer.hub, viewer.hub, viewer.group]
-        params += [viewer.hub, viewer.group, viewer.project]
-    return conditions, params
-
-
-def _tag_conditions(tags: tuple[str, ...], every: bool) -> list[str]:
-    if every:
-        return [_HAS_TAG.format("?")] * len(tags)
-    return [_HAS_TAG.format(marks(tags))]
-
-
-def marks(values: Collection[object]) -> str:
-    return ", ".join("?" * len(values))
 
 
 def _regexp(pattern: str, text: str) -> bool:
@@ -261,10 +150,7 @@ def select_jobs(db: sqlite3.Connection, sql: str, params: Sequence[Any]) -> list
 
 
 def select_events(db: sqlite3.Connection, sql: str, params: Sequence[Any]) -> list[JobEvent]:
-    return [
-        JobEvent(job=decode_job(snapshot), type=EventType(type_), time=from_micros(time))
-        for type_, time, snapshot in db.execute(sql, params)
-    ]
+    return [event_from_row(*row) for row in db.execute(sql, params)]
 
 
 def select_circuits(db: sqlite3.Connection, job_id: str) -> list[CircuitSource]:
@@ -303,9 +189,12 @@ def pruned_through(db: sqlite3.Connection) -> int:
 
 def prune(db: sqlite3.Connection, cutoff: int) -> int:
     with transaction(db):
-        (highest,) = db.execute(f"SELECT MAX(revision) {_PRUNABLE}", (cutoff,)).fetchone()
+        (highest,) = db.execute(f"SELECT MAX(revision) {PRUNABLE}", (cutoff,)).fetchone()
         if highest is None:
             return 0
-        deleted = db.execute(f"DELETE {_PRUNABLE}", (cutoff,)).rowcount
-        db.execute("UPDATE meta SET value = MAX(value, ?) WHERE key = 'pruned_through'", (highest,))
+        deleted = db.execute(f"DELETE {PRUNABLE}", (cutoff,)).rowcount
+        db.execute(
+            "UPDATE meta SET value = MAX(CAST(value AS INTEGER), ?) WHERE key = 'pruned_through'",
+            (highest,),
+        )
     return int(deleted)

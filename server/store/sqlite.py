@@ -25,9 +25,10 @@ from ibmq_gateway.server.core.model import (
     RequestKey,
     User,
 )
-from ibmq_gateway.server.store import jobs_sql, people_sql
+from ibmq_gateway.server.store import jobs_sql, listing, people_sql
 from ibmq_gateway.server.store.base import StoreError
 from ibmq_gateway.server.store.codec import to_micros
+from ibmq_gateway.server.store.listing import SQLITE, listing_sql
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -152,7 +153,7 @@ class SqliteJobStore:
         if limit <= 0:
             return []
         re.compile(query.name_pattern)
-        sql, params = jobs_sql.listing_sql(query, ascending, after)
+        sql, params = listing_sql(SQLITE, query, ascending, after)
         return await self._run(jobs_sql.select_jobs, sql, [*params, limit, max(skip, 0)])
 
     async def jobs_in_states(self, states: frozenset[JobState]) -> list[Job]:
@@ -160,7 +161,7 @@ class SqliteJobStore:
         if not states:
             return []
         values = sorted(state.value for state in states)
-        marks = jobs_sql.marks(values)
+        marks = listing.marks(values)
         sql = f"SELECT snapshot FROM jobs WHERE state IN ({marks}) ORDER BY created, id"
         return await self._run(jobs_sql.select_jobs, sql, values)
 

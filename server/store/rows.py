@@ -1,0 +1,86 @@
+"""Rows of the shared schema, to and from the domain: the same for both stores."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from ibmq_gateway.server.core.model import AuditEntry, EventType, Job, JobEvent, User
+from ibmq_gateway.server.store.codec import decode_job, encode_job, from_micros, to_micros
+
+JOB_FIELDS = (
+    "id, owner, backend, state, created, name, experiment_id, tags, sequence, revision, snapshot"
+)
+# Who may see a job never changes after it is made, so only the insert writes these.
+VISIBILITY_FIELDS = "share_level, owner_hub, owner_grp, owner_project"
+USER_FIELDS = "name, hub, grp, project, admin, created, revoked"
+AUDIT_FIELDS = "time, actor, action, target, peer, detail"
+# An event is prunable unless it is its job's latest, whose revision the job row carries.
+PRUNABLE = "FROM events WHERE time < ? AND revision NOT IN (SELECT revision FROM jobs)"
+
+
+def job_row(job: Job) -> tuple[Any, ...]:
+    """The values of ``JOB_FIELDS`` for ``job``."""
+    return (
+        job.id,
+        job.owner,
+        job.backend,
+        job.state.value,
+        to_micros(job.created),
+        job.name,
+        job.experiment_id,
+        json.dumps(list(job.tags)),
+        job.sequence,
+        job.revision,
+        encode_job(job),
+    )
+
+
+def visibility_row(job: Job) -> tuple[str, str, str, str]:
+    """The values of ``VISIBILITY_FIELDS`` for ``job``."""
+    return (job.share_level, job.owner_hub, job.owner_group, job.owner_project)
+
+
+def event_row(event: JobEvent) -> tuple[Any, ...]:
+    """An ``events`` row: revision, job_id, sequence, type, time, snapshot."""
+    job = event.job
+    time = to_micros(event.time)
+    return (job.revision, job.id, job.sequence, event.type.value, time, encode_job(job))
+
+
+def event_from_row(type_: str, time: int, snapshot: str) -> JobEvent:
+    """The event of ``SELECT type, time, snapshot FROM events``."""
+    return JobEvent(job=decode_job(snapshot), type=EventType(type_), time=from_micros(time))
+
+
+def user_row(user: User, token_hash: str) -> tuple[Any, ...]:
+    """The values of ``USER_FIELDS`` and then ``token_hash``."""
+    revoked = to_micros(user.revoked) if user.revoked else None
+    names = (user.name, user.hub, user.group, user.project)
+    return (*names, int(user.admin), to_micros(user.created), revoked, token_hash)
+
+
+def user_from_row(row: tuple[Any, ...]) -> User:
+    """The user of a ``SELECT`` of ``USER_FIELDS``."""
+    name, hub, group, project, admin, created, revoked = row
+    return User(
+        name=str(name),
+        hub=str(hub),
+        group=str(group),
+        project=str(project),
+        admin=bool(admin),
+        created=from_micros(created),
+        revoked=from_micros(revoked) if revoked is not None else None,
+    )
+
+
+def audit_row(entry: AuditEntry) -> tuple[Any, ...]:
+    """The values of ``AUDIT_FIELDS`` for ``entry``."""
+    names = (entry.actor, entry.action, entry.target, entry.peer)
+    return (to_micros(entry.time), *names, json.dumps(entry.detail))
+
+
+def audit_from_row(row: tuple[Any, ...]) -> AuditEntry:
+    """The entry of a ``SELECT`` of ``AUDIT_FIELDS``."""
+    time, actor, action, target, peer, detail = row
+    return AuditEntry(from_micros(time), actor, action, target, peer, json.loads(detail))
