@@ -119,7 +119,7 @@ def test_compose_runs_the_gateway_with_health_and_state() -> None:
     assert gateway["env_file"] == [{"path": "gateway.env", "required": False}]
     assert gateway["restart"] == "unless-stopped"
     assert any(port.endswith(":50051:50051") for port in gateway["ports"])
-    # PostgreSQL is not used by the gateway yet: it starts only with its profile.
+    # PostgreSQL is an option (IBMQ_GATEWAY_DATABASE): it starts only with its profile.
     assert compose["services"]["postgres"]["profiles"] == ["postgres"]
 
 

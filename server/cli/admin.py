@@ -1,8 +1,9 @@
 """What an administrator does on the gateway's machine: users and the audit trail.
 
 These work on the gateway's database directly (it may be serving meanwhile: SQLite in WAL
-mode lets both at once), so they need no token; access to the state directory is the
-admin's credential. User changes are audited with the local account as actor.
+mode lets both at once, as PostgreSQL does), so they need no token; access to the state
+directory, or to the database, is the admin's credential. User changes are audited with
+the local account as actor.
 """
 
 from __future__ import annotations
@@ -14,19 +15,23 @@ from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
+from ibmq_gateway.client.cli.failures import CommandFailure
 from ibmq_gateway.server.api.auth import new_token, token_digest
 from ibmq_gateway.server.core.model import AuditEntry, User
-from ibmq_gateway.server.store.sqlite import SqliteJobStore
+from ibmq_gateway.server.store import JobStore, StoreError, schema
+from ibmq_gateway.server.store.choice import store_for
 
 if TYPE_CHECKING:
     from ibmq_gateway.server.core.settings import Settings
 
 
 @asynccontextmanager
-async def _opened(settings: Settings) -> AsyncIterator[SqliteJobStore]:
-    settings.state_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
-    store = SqliteJobStore(settings.database)
-    await store.open()
+async def _opened(settings: Settings) -> AsyncIterator[JobStore]:
+    try:
+        store = store_for(settings)
+        await store.open()
+    except StoreError as error:
+        raise CommandFailure(str(error)) from None
     try:
         yield store
     finally:
@@ -80,3 +85,13 @@ def _local_entry(action: str, target: str, detail: dict[str, object]) -> AuditEn
         peer=f"cli:{socket.gethostname()}",
         detail=dict(detail),
     )
+
+
+async def upgrade_database(settings: Settings) -> str:
+    """Brings the gateway's database to this gateway's newest schema; returns that revision.
+
+    Opening a store migrates it (``store.schema``); this does only that, so an operator can
+    migrate before replicas of a new version start.
+    """
+    async with _opened(settings):
+        return schema.head()

@@ -1,7 +1,7 @@
-"""``ibmq-gateway users add|list|revoke`` and ``ibmq-gateway audit``: administration.
+"""``ibmq-gateway users add|list|revoke``, ``db upgrade`` and ``audit``: administration.
 
-They work on the gateway's database in its state directory, so they run on the gateway's
-machine by whoever owns that directory; they need no token and no running gateway.
+They work on the gateway's database (in its state directory, or its PostgreSQL database),
+so they run by whoever may reach that; they need no token and no running gateway.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ from ibmq_gateway.client.cli.render import new_table, yes_no
 from ibmq_gateway.server.cli import admin
 from ibmq_gateway.server.core.settings import Settings
 from ibmq_gateway.server.store import DuplicateUserError
+from ibmq_gateway.server.store.choice import where
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -34,6 +35,13 @@ StateDir = Annotated[
         help="The gateway's state directory (env IBMQ_GATEWAY_STATE_DIR).", show_default=False
     ),
 ]
+Database = Annotated[
+    str | None,
+    typer.Option(
+        help="The gateway's postgresql:// URL, if it has one (env IBMQ_GATEWAY_DATABASE).",
+        show_default=False,
+    ),
+]
 Config = Annotated[
     Path | None, typer.Option(help="The gateway's TOML settings file.", show_default=False)
 ]
@@ -43,9 +51,13 @@ users = typer.Typer(
 )
 
 
+database_commands = typer.Typer(help="The gateway's database and its schema.", no_args_is_help=True)
+
+
 def register(app: typer.Typer) -> None:
     """Adds the administration commands to ``app``."""
     app.add_typer(users, name="users", rich_help_panel=PANEL)
+    app.add_typer(database_commands, name="db", rich_help_panel=PANEL)
     app.command(rich_help_panel=PANEL)(reports_failures(audit))
 
 
@@ -60,10 +72,11 @@ def add_user(
         bool, typer.Option("--admin", help="May see every job and change any.")
     ] = False,
     state_dir: StateDir = None,
+    database: Database = None,
     config: Config = None,
 ) -> None:
     """Add a user and print their token, once: only a digest of it is kept."""
-    settings = _settings(state_dir, config)
+    settings = _settings(state_dir, database, config)
     try:
         token = asyncio.run(admin.add_user(settings, name, hub, group, project, admin=is_admin))
     except DuplicateUserError as error:
@@ -74,9 +87,11 @@ def add_user(
 
 @users.command("list")
 @reports_failures
-def list_users(state_dir: StateDir = None, config: Config = None) -> None:
+def list_users(
+    state_dir: StateDir = None, database: Database = None, config: Config = None
+) -> None:
     """List the users (tokens are never shown)."""
-    found = asyncio.run(admin.list_users(_settings(state_dir, config)))
+    found = asyncio.run(admin.list_users(_settings(state_dir, database, config)))
     Console().print(users_table(found))
 
 
@@ -85,29 +100,42 @@ def list_users(state_dir: StateDir = None, config: Config = None) -> None:
 def revoke_user(
     name: Annotated[str, typer.Argument(help="The user whose token stops working.")],
     state_dir: StateDir = None,
+    database: Database = None,
     config: Config = None,
 ) -> None:
     """Stop a user's token from working (the user and their jobs stay)."""
-    if not asyncio.run(admin.revoke_user(_settings(state_dir, config), name)):
+    if not asyncio.run(admin.revoke_user(_settings(state_dir, database, config), name)):
         raise CommandFailure(f"no active user named {name!r}", FAILED)
     typer.echo(f"revoked {name}")
+
+
+@database_commands.command("upgrade")
+@reports_failures
+def upgrade_database(
+    state_dir: StateDir = None, database: Database = None, config: Config = None
+) -> None:
+    """Migrate the database to this gateway's schema (serve does it too, when it starts)."""
+    settings = _settings(state_dir, database, config)
+    revision = asyncio.run(admin.upgrade_database(settings))
+    typer.echo(f"{where(settings)}: schema at revision {revision}, the newest this gateway knows")
 
 
 def audit(
     limit: Annotated[int, typer.Option(help="At most this many entries.")] = 50,
     actor: Annotated[str, typer.Option(help="Only this user's actions.")] = "",
     state_dir: StateDir = None,
+    database: Database = None,
     config: Config = None,
 ) -> None:
     """List recorded submits, cancels, updates and user changes, newest first."""
-    settings = _settings(state_dir, config)
+    settings = _settings(state_dir, database, config)
     entries = asyncio.run(admin.list_audit(settings, limit=limit, actor=actor))
     Console().print(audit_table(entries))
 
 
-def _settings(state_dir: Path | None, config: Path | None) -> Settings:
+def _settings(state_dir: Path | None, database: str | None, config: Path | None) -> Settings:
     try:
-        return Settings.load({"state_dir": state_dir}, config_file=config)
+        return Settings.load({"state_dir": state_dir, "database": database}, config_file=config)
     except (ValueError, OSError) as error:
         raise CommandFailure(str(error), USAGE) from error
 

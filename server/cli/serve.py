@@ -32,6 +32,14 @@ StateDir = Annotated[
         help="Directory of the database (env IBMQ_GATEWAY_STATE_DIR).", show_default=False
     ),
 ]
+Database = Annotated[
+    str | None,
+    typer.Option(
+        help="A postgresql:// URL: the database the replicas share; unset: SQLite in the "
+        "state directory (env IBMQ_GATEWAY_DATABASE).",
+        show_default=False,
+    ),
+]
 Concurrency = Annotated[
     int | None,
     typer.Option(
@@ -128,6 +136,7 @@ def register(app: typer.Typer) -> None:
 def serve(
     address: Address = None,
     state_dir: StateDir = None,
+    database: Database = None,
     concurrency: Concurrency = None,
     fake_devices: FakeDevices = None,
     workers: Workers = None,
@@ -148,9 +157,10 @@ def serve(
     """
     requires_server_install("serve")
     settings = _load_settings(
-        config, address=address, state_dir=state_dir, concurrency=concurrency,
-        fake_devices=fake_devices, workers=workers, log_level=log_level, log_format=log_format,
-        metrics_port=metrics_port, metrics_address=metrics_address, tls_cert=tls_cert,
+        config, address=address, state_dir=state_dir, database=database,
+        concurrency=concurrency, fake_devices=fake_devices, workers=workers,
+        log_level=log_level, log_format=log_format, metrics_port=metrics_port,
+        metrics_address=metrics_address, tls_cert=tls_cert,
         tls_key=tls_key, tls_client_ca=tls_client_ca, ibm_token_file=ibm_token_file,
     )  # fmt: skip
     asyncio.run(_serve(settings))
@@ -213,13 +223,17 @@ def _load_settings(config: Path | None, **flags: object) -> Settings:
 async def _serve(settings: Settings) -> None:
     from ibmq_gateway.server.ops.app import Gateway
     from ibmq_gateway.server.ops.tls import TlsFileError
+    from ibmq_gateway.server.store import StoreError
+    from ibmq_gateway.server.store.choice import where
 
     gateway = Gateway(settings)
     try:
         await gateway.start()
     except TlsFileError as err:
         raise CommandFailure(str(err), USAGE) from err
-    print(f"ibmq-gateway serving on {gateway.address} (state in {settings.state_dir})", flush=True)
+    except StoreError as err:
+        raise CommandFailure(str(err)) from err
+    print(f"ibmq-gateway serving on {gateway.address} (state in {where(settings)})", flush=True)
     stopping = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):

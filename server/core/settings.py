@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 ENV_PREFIX = "IBMQ_GATEWAY_"
+POSTGRES_SCHEMES = ("postgresql://", "postgres://")
 
 
 def default_state_dir() -> Path:
@@ -30,7 +31,10 @@ class Settings:
     address: str = "127.0.0.1:50051"
     """host:port to listen on (port 0 picks a free one)."""
     state_dir: Path = field(default_factory=default_state_dir)
-    """Directory of the SQLite database."""
+    """Directory of the SQLite database (and of the first admin's token file)."""
+    database: str | None = field(default=None, repr=False)
+    """A ``postgresql://`` URL: the database several replicas share (None: SQLite in
+    ``state_dir``; so does an empty value). Not in repr: a URL may carry a password."""
     concurrency: int = 1
     """Jobs each backend runs at once; the rest wait in the gateway's queue."""
     backend_concurrency: dict[str, int] = field(default_factory=dict)
@@ -117,6 +121,11 @@ class Settings:
         _check_tls(self)
         if self.ibm_submissions_per_minute < 1:
             raise ValueError("ibm_submissions_per_minute must be at least 1")
+        if self.database and not self.database.startswith(POSTGRES_SCHEMES):
+            raise ValueError(
+                "database must be a postgresql:// URL (leave it unset for SQLite in the "
+                "state directory)"
+            )
         if self.quota_open_streams < 1 or self.max_streams_per_connection < 1:
             raise ValueError("quota_open_streams and max_streams_per_connection must be >= 1")
 
@@ -154,8 +163,8 @@ class Settings:
         return _check_ibm(_with_ibm_token_from_file(settings))
 
     @property
-    def database(self) -> Path:
-        """The SQLite file."""
+    def sqlite_path(self) -> Path:
+        """The SQLite file (used when ``database`` is None)."""
         return self.state_dir / "gateway.sqlite3"
 
 

@@ -22,7 +22,7 @@ from ibmq_gateway.server.jobs.manager import JobManager
 from ibmq_gateway.server.ops import tls
 from ibmq_gateway.server.ops.logs import RpcLog
 from ibmq_gateway.server.ops.metrics import GatewayMetrics
-from ibmq_gateway.server.store.sqlite import SqliteJobStore
+from ibmq_gateway.server.store.choice import store_for, where
 from ibmq_gateway.server.streams.events import EventBus
 from ibmq_gateway.server.streams.feeds import Feeds
 from ibmq_gateway.v1 import (
@@ -160,8 +160,9 @@ class Gateway:
 
     async def _open_store(self) -> None:
         self.settings.state_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
-        self.store = SqliteJobStore(self.settings.database, on_commit=self._committed)
+        self.store = store_for(self.settings, on_commit=self._committed, serving=True)
         await self.store.open()
+        log.info("state in %s", where(self.settings))
         await ensure_admin(self.store, self.settings.state_dir, self.settings.bootstrap_token)
         # Before the manager starts, nothing changes jobs: the tally starts exact.
         self.metrics.jobs.seed(await self.store.jobs_in_states(ACTIVE_STATES))

@@ -7,6 +7,7 @@ import signal
 import socket
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import grpc
@@ -17,6 +18,7 @@ from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
 from ibmq_gateway.v1 import job_pb2, job_service_pb2
 from tests.conftest import TEST_TOKEN
 from tests.helpers import connect, slow_job_circuit, submit, wait_final, watch
+from tests.postgres import fresh_database
 
 
 def _free_port() -> int:
@@ -61,8 +63,8 @@ def serve():
     """Starts ``serve`` processes; kills any still running when the test ends."""
     started: list[Served] = []
 
-    def start(state_dir: Path, port: int) -> Served:
-        started.append(Served(state_dir, port))
+    def start(state_dir: Path, port: int, **env: str) -> Served:
+        started.append(Served(state_dir, port, **env))
         return started[-1]
 
     yield start
@@ -101,10 +103,20 @@ def test_sigint_stops_gracefully(serve, tmp_path):
     assert served.stop(signal.SIGINT) == 0
 
 
-def test_nothing_is_lost_when_the_process_is_killed(serve, tmp_path):
+@pytest.fixture(params=["sqlite", "postgresql"])
+def store_environ(request: pytest.FixtureRequest) -> Iterator[dict[str, str]]:
+    """The environment of a gateway on each store: its state directory alone, or PostgreSQL."""
+    if request.param == "sqlite":
+        yield {}
+        return
+    with fresh_database() as url:
+        yield {"IBMQ_GATEWAY_DATABASE": url}
+
+
+def test_nothing_is_lost_when_the_process_is_killed(serve, tmp_path, store_environ):
     port = _free_port()
     state = tmp_path / "state"
-    served = serve(state, port)
+    served = serve(state, port, **store_environ)
     stubs = connect(served.address)
     running = submit(stubs, "aer_simulator", slow_job_circuit(layers=30))
     for message in watch(stubs, running.job.id, running.resume_token):
@@ -115,7 +127,7 @@ def test_nothing_is_lost_when_the_process_is_killed(serve, tmp_path):
     served.process.wait(timeout=30)
     stubs.close()
 
-    served = serve(state, port)
+    served = serve(state, port, **store_environ)
     stubs = connect(served.address)
     finals = [wait_final(stubs, r.job.id) for r in (running, *queued)]
     assert [job.state for job in finals] == [job_pb2.JOB_STATE_COMPLETED] * 4
