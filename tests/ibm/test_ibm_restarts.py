@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from typing import TYPE_CHECKING
 
 import pytest
@@ -61,12 +60,12 @@ def test_a_gateway_killed_while_sending_finds_the_job_by_its_tag(
         # IBM takes the job only after the gateway is dead: the id never reaches its database.
         fake_ibm.delay("POST /jobs", 3.0, times=1)
         job = submit(stubs, DEVICE, circuit).job
-        until(lambda: fake_ibm.count("GET /backends/{name}/status") > 0, "the send begins")
-        time.sleep(0.5)  # the client's last step before the POST, which the fake now holds
+        until(lambda: fake_ibm.arrived("POST /jobs") == 1, "the fake holds the POST")
         served.process.kill()
         served.process.wait(timeout=30)
         until(lambda: tagged(fake_ibm, job.id), "IBM created the job", timeout=15)
-        assert fake_ibm.count("POST /jobs") == 1
+        # The fake records a call once its answer is made, a moment after creating the job.
+        until(lambda: fake_ibm.count("POST /jobs") == 1, "the POST is answered")
         served = Served(state, port, **environ)
         stubs = connect(served.address)
         final = wait_final(stubs, job.id)

@@ -11,6 +11,7 @@ import re
 import threading
 import time
 import traceback
+from collections import Counter
 from dataclasses import dataclass, replace
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import TYPE_CHECKING, Any
@@ -106,6 +107,7 @@ class FakeIBM:
         self.faults = Faults(routes={route.name for route in self.routes})
         self._log: list[RecordedRequest] = []
         self._log_lock = threading.Lock()
+        self._arrivals: Counter[str | None] = Counter()
         self._stopping = threading.Event()
         self._server: _Server | None = None
         self._thread: threading.Thread | None = None
@@ -195,7 +197,13 @@ class FakeIBM:
         return [request for request in self.requests if request.route == route]
 
     def count(self, route: str) -> int:
+        """Calls to ``route`` answered (a held call counts once its answer goes)."""
         return len(self.requests_to(route))
+
+    def arrived(self, route: str) -> int:
+        """Calls to ``route`` received, answered or still held."""
+        with self._log_lock:
+            return self._arrivals[route]
 
     def clear_requests(self) -> None:
         with self._log_lock:
@@ -266,6 +274,8 @@ class FakeIBM:
     def dispatch(self, request: Request) -> Response:
         started = time.monotonic()
         route, params = self._match(request)
+        with self._log_lock:
+            self._arrivals[route.name if route else None] += 1
         delay, injected = self.faults.take(route.name if route else None)
         if delay:
             self._stopping.wait(delay)
