@@ -72,9 +72,9 @@ def test_backends_of_a_live_gateway(client_only: Path, gateway: EmbeddedGateway)
     }
 
 
-@pytest.mark.parametrize("command", ["serve", "demo"])
+@pytest.mark.parametrize("command", ["serve", "demo", "users list", "db upgrade"])
 def test_server_commands_name_the_extra_in_one_line(client_only: Path, command: str) -> None:
-    outcome = run(client_only, command)
+    outcome = run(client_only, *command.split())
     assert outcome.returncode == 2
     assert outcome.stdout == ""
     assert len(outcome.stderr.splitlines()) == 1, outcome.stderr

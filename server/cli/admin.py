@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 from ibmq_gateway.client.cli.failures import CommandFailure
 from ibmq_gateway.server.api.auth import new_token, token_digest
 from ibmq_gateway.server.core.model import AuditEntry, User
-from ibmq_gateway.server.store import JobStore, StoreError, schema
+from ibmq_gateway.server.store import JobStore, StoreError
 from ibmq_gateway.server.store.choice import store_for
 
 if TYPE_CHECKING:
@@ -93,5 +93,7 @@ async def upgrade_database(settings: Settings) -> str:
     Opening a store migrates it (``store.schema``); this does only that, so an operator can
     migrate before replicas of a new version start.
     """
+    from ibmq_gateway.server.store import schema
+
     async with _opened(settings):
         return schema.head()

@@ -16,6 +16,7 @@ from rich.console import Console
 from ibmq_gateway.client.cli.failures import FAILED, USAGE, CommandFailure, reports_failures
 from ibmq_gateway.client.cli.render import new_table, yes_no
 from ibmq_gateway.server.cli import admin
+from ibmq_gateway.server.cli.install import requires_server_install
 from ibmq_gateway.server.core.settings import Settings
 from ibmq_gateway.server.store import DuplicateUserError
 from ibmq_gateway.server.store.choice import where
@@ -76,7 +77,7 @@ def add_user(
     config: Config = None,
 ) -> None:
     """Add a user and print their token, once: only a digest of it is kept."""
-    settings = _settings(state_dir, database, config)
+    settings = _settings("users add", state_dir, database, config)
     try:
         token = asyncio.run(admin.add_user(settings, name, hub, group, project, admin=is_admin))
     except DuplicateUserError as error:
@@ -91,7 +92,7 @@ def list_users(
     state_dir: StateDir = None, database: Database = None, config: Config = None
 ) -> None:
     """List the users (tokens are never shown)."""
-    found = asyncio.run(admin.list_users(_settings(state_dir, database, config)))
+    found = asyncio.run(admin.list_users(_settings("users list", state_dir, database, config)))
     Console().print(users_table(found))
 
 
@@ -104,7 +105,9 @@ def revoke_user(
     config: Config = None,
 ) -> None:
     """Stop a user's token from working (the user and their jobs stay)."""
-    if not asyncio.run(admin.revoke_user(_settings(state_dir, database, config), name)):
+    if not asyncio.run(
+        admin.revoke_user(_settings("users revoke", state_dir, database, config), name)
+    ):
         raise CommandFailure(f"no active user named {name!r}", FAILED)
     typer.echo(f"revoked {name}")
 
@@ -115,7 +118,7 @@ def upgrade_database(
     state_dir: StateDir = None, database: Database = None, config: Config = None
 ) -> None:
     """Migrate the database to this gateway's schema (serve does it too, when it starts)."""
-    settings = _settings(state_dir, database, config)
+    settings = _settings("db upgrade", state_dir, database, config)
     revision = asyncio.run(admin.upgrade_database(settings))
     typer.echo(f"{where(settings)}: schema at revision {revision}, the newest this gateway knows")
 
@@ -128,12 +131,15 @@ def audit(
     config: Config = None,
 ) -> None:
     """List recorded submits, cancels, updates and user changes, newest first."""
-    settings = _settings(state_dir, database, config)
+    settings = _settings("audit", state_dir, database, config)
     entries = asyncio.run(admin.list_audit(settings, limit=limit, actor=actor))
     Console().print(audit_table(entries))
 
 
-def _settings(state_dir: Path | None, database: str | None, config: Path | None) -> Settings:
+def _settings(
+    command: str, state_dir: Path | None, database: str | None, config: Path | None
+) -> Settings:
+    requires_server_install(command)
     try:
         return Settings.load({"state_dir": state_dir, "database": database}, config_file=config)
     except (ValueError, OSError) as error:

@@ -11,12 +11,14 @@ from importlib.util import find_spec
 from ibmq_gateway.client.cli.failures import USAGE, CommandFailure
 
 SERVER_PACKAGES = (
+    "alembic",
     "grpc_health",
     "grpc_reflection",
     "prometheus_client",
     "qiskit_aer",
     "qiskit_ibm_runtime",
     "qiskit_qasm3_import",
+    "sqlalchemy",
 )
 """The import names of what ``pip install 'ibmq-gateway[server]'`` adds to the client."""
 

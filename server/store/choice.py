@@ -6,7 +6,6 @@ from typing import TYPE_CHECKING
 
 from ibmq_gateway.server.store.base import JobStore, StoreError
 from ibmq_gateway.server.store.locations import describe_postgres
-from ibmq_gateway.server.store.sqlite import SqliteJobStore
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -31,7 +30,11 @@ def store_for(
     Raises:
         StoreError: A PostgreSQL database is named but its driver is not installed.
     """
+    # Imported here: the administration commands import this module on a client-only install
+    # too, where they only say which extra to install.
     if not settings.database:
+        from ibmq_gateway.server.store.sqlite import SqliteJobStore
+
         settings.state_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
         return SqliteJobStore(settings.sqlite_path, on_commit=on_commit)
     try:
