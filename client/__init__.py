@@ -14,6 +14,7 @@ Example::
 
 from ibmq_gateway.client.backend import BackendStatus, GatewayBackend
 from ibmq_gateway.client.exceptions import (
+    IBMQAccountError,
     IBMQBackendApiError,
     IBMQBackendError,
     IBMQBackendValueError,
@@ -33,6 +34,7 @@ __all__ = [
     "BackendStatus",
     "GatewayBackend",
     "GatewayProvider",
+    "IBMQAccountError",
     "IBMQBackendApiError",
     "IBMQBackendError",
     "IBMQBackendValueError",

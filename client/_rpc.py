@@ -8,18 +8,17 @@ one of the client's exceptions. The channel's TLS credentials come from ``_tls``
 
 from __future__ import annotations
 
-import os
 import random
 import time
 from contextlib import contextmanager
 from importlib import metadata
-from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
 
 import grpc
 from google.rpc import error_details_pb2
 from grpc_status import rpc_status
 
+from ibmq_gateway.client._credentials import resolve_token
 from ibmq_gateway.client._tls import tls_credentials
 from ibmq_gateway.client.exceptions import IBMQBackendApiError, IBMQJobApiError
 from ibmq_gateway.v1 import (
@@ -37,8 +36,6 @@ if TYPE_CHECKING:
 
     from ibmq_gateway.v1 import backend_pb2, job_pb2, result_pb2
 
-TOKEN_ENV = "IBMQ_GATEWAY_TOKEN"
-TOKEN_FILE_ENV = "IBMQ_GATEWAY_TOKEN_FILE"
 UNARY_TIMEOUT = 60.0
 """Deadline of every unary call, in seconds, so that a stuck gateway cannot hang a caller."""
 
@@ -56,27 +53,6 @@ def client_version() -> str:
         return metadata.version("ibmq-gateway")
     except metadata.PackageNotFoundError:
         return "unknown"
-
-
-def resolve_token(token: str | None) -> str:
-    """The token to send: the one given, else ``IBMQ_GATEWAY_TOKEN``, else the file that
-    ``IBMQ_GATEWAY_TOKEN_FILE`` names, else a local gateway's admin token file (the one a
-    gateway on this machine's default state directory writes when it has no users).
-    """
-    if token is not None:
-        return token
-    if os.environ.get(TOKEN_ENV):
-        return os.environ[TOKEN_ENV]
-    named = os.environ.get(TOKEN_FILE_ENV)
-    path = Path(named).expanduser() if named else _local_admin_token_file()
-    if named or path.is_file():
-        return path.read_text().strip()
-    return ""
-
-
-def _local_admin_token_file() -> Path:
-    state = os.environ.get("XDG_STATE_HOME") or Path.home() / ".local" / "state"
-    return Path(state) / "ibmq-gateway" / "admin.token"
 
 
 class ApiClient:

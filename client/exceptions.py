@@ -5,6 +5,7 @@ qiskit's ``JobError`` or ``JobTimeoutError`` keeps working::
 
     QiskitError
     └── IBMQError
+        ├── IBMQAccountError               the client's token could not be found or read
         ├── IBMQJobError (+ qiskit JobError)
         │   ├── IBMQJobApiError            the gateway could not be reached or refused a call
         │   ├── IBMQJobFailureError        the job ended in ERROR and has no usable result
@@ -29,6 +30,7 @@ if TYPE_CHECKING:
     import grpc
 
 __all__ = [
+    "IBMQAccountError",
     "IBMQBackendApiError",
     "IBMQBackendError",
     "IBMQBackendValueError",
@@ -43,6 +45,11 @@ __all__ = [
 
 class IBMQError(QiskitError):  # type: ignore[misc]  # qiskit ships no types
     """Base class for every error the gateway client raises."""
+
+
+class IBMQAccountError(IBMQError):
+    """The client's credentials could not be used: a token file that cannot be read, or an
+    admin token file readable by others."""
 
 
 class _CallFailure(IBMQError):

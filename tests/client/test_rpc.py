@@ -14,7 +14,8 @@ import grpc
 import pytest
 
 from ibmq_gateway.client import IBMQBackendApiError, IBMQJobApiError
-from ibmq_gateway.client._rpc import TOKEN_ENV, TOKEN_FILE_ENV, ApiClient, api_errors
+from ibmq_gateway.client._credentials import TOKEN_ENV, TOKEN_FILE_ENV
+from ibmq_gateway.client._rpc import ApiClient, api_errors
 from ibmq_gateway.v1 import job_pb2, job_service_pb2
 from tests.client.gateways import add_user
 from tests.helpers import BELL_QASM3, connect, details
