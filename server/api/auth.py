@@ -2,8 +2,10 @@
 
 Tokens are random (32 bytes) and shown once; the store keeps only their SHA-256 digest.
 A fast digest is enough because the tokens carry full entropy: there is nothing to guess
-that a slow password hash would protect. A host that keeps sending bad tokens has its
-answers held longer and longer (``peers.FailureThrottle``).
+that a slow password hash would protect; nor is a token ever compared as text, so no
+comparison's timing tells how much of a guess was right (the digest is looked up, and its
+prefix says nothing about the token). A host that keeps sending bad tokens has its
+answers held longer and longer (``peers.FailureThrottle``). Tokens may expire.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ import hashlib
 import logging
 import os
 import secrets
+import time
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
@@ -67,6 +70,7 @@ class AuthInterceptor(BehaviourInterceptor):
     def __init__(self, store: JobStore, throttle: FailureThrottle | None = None) -> None:
         self._store = store
         self._throttle = throttle or FailureThrottle()
+        self._uses = _LastUse(store)
 
     def wrap_unary(self, behaviour: Unary, method: str) -> Unary:
         if method.startswith(OPEN_SERVICES):
@@ -106,7 +110,34 @@ class AuthInterceptor(BehaviourInterceptor):
                 "the bearer token is not valid (unknown or revoked); ask an admin for one",
                 reason="INVALID_TOKEN",
             )
+        now = datetime.now(UTC)
+        if user.expired_at(now):
+            assert user.expires is not None
+            raise UnauthenticatedError(
+                f"the bearer token of {user.name!r} expired at {user.expires:%Y-%m-%d %H:%M} "
+                f"UTC; ask an admin for a new one (ibmq-gateway users rotate {user.name})",
+                reason="TOKEN_EXPIRED",
+            )
+        await self._uses.record(user.name, now)
         return user
+
+
+class _LastUse:
+    """Records when each user's token was used, at most once a minute per user, so that
+    authentication adds no write to almost every call."""
+
+    EVERY_S = 60.0
+
+    def __init__(self, store: JobStore) -> None:
+        self._store = store
+        self._recorded: dict[str, float] = {}
+
+    async def record(self, name: str, now: datetime) -> None:
+        moment = time.monotonic()
+        if moment - self._recorded.get(name, -self.EVERY_S) < self.EVERY_S:
+            return
+        self._recorded[name] = moment
+        await self._store.record_use(name, now)
 
 
 def bearer_token(metadata: Any) -> str:

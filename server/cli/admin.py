@@ -12,7 +12,7 @@ import getpass
 import socket
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 
 from ibmq_gateway.client.cli.failures import CommandFailure
@@ -39,20 +39,46 @@ async def _opened(settings: Settings) -> AsyncIterator[JobStore]:
 
 
 async def add_user(
-    settings: Settings, name: str, hub: str, group: str, project: str, *, admin: bool = False
+    settings: Settings,
+    name: str,
+    place: tuple[str, str, str],
+    *,
+    admin: bool = False,
+    expires_in: timedelta | None = None,
 ) -> str:
-    """Adds a user and returns their token (shown once: only its digest is kept).
+    """Adds a user at ``place`` (hub, group, project) and returns their token, shown once:
+    only its digest is kept. ``expires_in``: the token stops working that long from now.
 
     Raises:
         DuplicateUserError: the name is taken.
     """
-    token = new_token()
-    user = User(name, hub, group, project, datetime.now(UTC), admin=admin)
+    token, now = new_token(), datetime.now(UTC)
+    expires = now + expires_in if expires_in is not None else None
+    user = User(name, *place, now, admin=admin, expires=expires)
     async with _opened(settings) as store:
         await store.add_user(user, token_digest(token))
+        hub, group, project = place
         detail = {"hub": hub, "group": group, "project": project, "admin": admin}
-        await store.add_audit(_local_entry("user.add", name, detail))
+        await store.add_audit(_local_entry("user.add", name, {**detail, **_expiry(expires)}))
     return token
+
+
+async def rotate_token(
+    settings: Settings, name: str, *, expires_in: timedelta | None = None
+) -> str | None:
+    """Gives an active user a new token (the old one stops working at once) and returns it;
+    None if there is no such active user. ``expires_in`` as for ``add_user``."""
+    token = new_token()
+    expires = datetime.now(UTC) + expires_in if expires_in is not None else None
+    async with _opened(settings) as store:
+        if not await store.rotate_token(name, token_digest(token), expires):
+            return None
+        await store.add_audit(_local_entry("user.rotate", name, _expiry(expires)))
+    return token
+
+
+def _expiry(expires: datetime | None) -> dict[str, object]:
+    return {"expires": expires.isoformat()} if expires is not None else {}
 
 
 async def list_users(settings: Settings) -> list[User]:

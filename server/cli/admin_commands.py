@@ -7,6 +7,7 @@ so they run by whoever may reach that; they need no token and no running gateway
 from __future__ import annotations
 
 import asyncio
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -43,6 +44,10 @@ Database = Annotated[
         show_default=False,
     ),
 ]
+ExpiresIn = Annotated[
+    float | None,
+    typer.Option(help="Days until the token stops working (default: never).", show_default=False),
+]
 Config = Annotated[
     Path | None, typer.Option(help="The gateway's TOML settings file.", show_default=False)
 ]
@@ -72,16 +77,49 @@ def add_user(
     is_admin: Annotated[
         bool, typer.Option("--admin", help="May see every job and change any.")
     ] = False,
+    expires_in: ExpiresIn = None,
     state_dir: StateDir = None,
     database: Database = None,
     config: Config = None,
 ) -> None:
     """Add a user and print their token, once: only a digest of it is kept."""
     settings = _settings("users add", state_dir, database, config)
+    place, lifetime = (hub, group, project), _lifetime(expires_in)
     try:
-        token = asyncio.run(admin.add_user(settings, name, hub, group, project, admin=is_admin))
+        token = asyncio.run(
+            admin.add_user(settings, name, place, admin=is_admin, expires_in=lifetime)
+        )
     except DuplicateUserError as error:
         raise CommandFailure(str(error), USAGE) from None
+    _hand_over(token, name)
+
+
+@users.command("rotate")
+@reports_failures
+def rotate_token(
+    name: Annotated[str, typer.Argument(help="The user who gets a new token.")],
+    expires_in: ExpiresIn = None,
+    state_dir: StateDir = None,
+    database: Database = None,
+    config: Config = None,
+) -> None:
+    """Give a user a new token and print it once; their old token stops working at once."""
+    settings = _settings("users rotate", state_dir, database, config)
+    token = asyncio.run(admin.rotate_token(settings, name, expires_in=_lifetime(expires_in)))
+    if token is None:
+        raise CommandFailure(f"no active user named {name!r}", FAILED)
+    _hand_over(token, name)
+
+
+def _lifetime(days: float | None) -> timedelta | None:
+    if days is None:
+        return None
+    if days <= 0:
+        raise CommandFailure(f"--expires-in must be a positive number of days, not {days}", USAGE)
+    return timedelta(days=days)
+
+
+def _hand_over(token: str, name: str) -> None:
     typer.echo(token)
     typer.echo(f"token of {name!r}: give it to them now; it is not shown again", err=True)
 
@@ -147,15 +185,19 @@ def _settings(
 
 
 def users_table(users: Sequence[User]) -> Table:
-    """The gateway's users: name, place in the team, admin, and whether revoked."""
-    found = new_table("name", "hub", "group", "project", "admin", "since", "revoked")
+    """The gateway's users: name, place in the team, admin, expiry, last use, revocation."""
+    found = new_table(
+        "name", "hub", "group", "project", "admin", "since", "expires", "last used", "revoked"
+    )
     for user in users:
-        revoked = user.revoked.strftime("%Y-%m-%d %H:%M") if user.revoked else ""
-        since = user.created.strftime("%Y-%m-%d %H:%M")
-        found.add_row(
-            user.name, user.hub, user.group, user.project, yes_no(user.admin), since, revoked
-        )
+        times = (user.created, user.expires, user.last_used, user.revoked)
+        place = (user.hub, user.group, user.project)
+        found.add_row(user.name, *place, yes_no(user.admin), *map(_minute, times))
     return found
+
+
+def _minute(moment: datetime | None) -> str:
+    return moment.strftime("%Y-%m-%d %H:%M") if moment is not None else ""
 
 
 def audit_table(entries: Sequence[AuditEntry]) -> Table:

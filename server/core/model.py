@@ -205,11 +205,19 @@ class User:
     admin: bool = False
     revoked: datetime | None = None
     """When the user's token stopped working, if it did."""
+    expires: datetime | None = None
+    """When the user's token stops working by itself (None: never)."""
+    last_used: datetime | None = None
+    """When the token last authenticated a call (to the minute; None: never)."""
 
     @property
     def active(self) -> bool:
-        """Whether the user's token still works."""
+        """Whether the user is not revoked (their token may still have expired)."""
         return self.revoked is None
+
+    def expired_at(self, now: datetime) -> bool:
+        """Whether the user's token has expired by ``now``."""
+        return self.expires is not None and now >= self.expires
 
     def can_see(self, job: Job) -> bool:
         """Whether the job's share level lets this user see it (admins see everything)."""

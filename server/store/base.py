@@ -175,6 +175,15 @@ class JobStore(Protocol):
     async def revoke_user(self, name: str, at: datetime) -> bool:
         """Stops a user's token from working; False if no such active user."""
 
+    async def rotate_token(self, name: str, token_hash: str, expires: datetime | None) -> bool:
+        """Gives an active user a new token digest (the old token stops working) and expiry.
+
+        Returns False if there is no such active user; nothing is written then.
+        """
+
+    async def record_use(self, name: str, at: datetime) -> None:
+        """Notes when the user's token last authenticated a call (``User.last_used``)."""
+
     async def add_audit(self, entry: AuditEntry) -> None:
         """Records an action."""
 

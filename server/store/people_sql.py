@@ -10,9 +10,14 @@ from ibmq_gateway.server.store.base import DuplicateUserError
 from ibmq_gateway.server.store.codec import to_micros
 from ibmq_gateway.server.store.rows import (
     AUDIT_FIELDS,
+    INSERT_USER,
+    RECORD_USE,
+    REVOKE_USER,
+    ROTATE_TOKEN,
     USER_FIELDS,
     audit_from_row,
     audit_row,
+    optional_micros,
     user_from_row,
     user_row,
 )
@@ -25,10 +30,7 @@ def add_user(db: sqlite3.Connection, user: User, token_hash: str) -> None:
     """Inserts a user; a taken name raises DuplicateUserError."""
     # One statement in autocommit mode: atomic and durable on its own.
     try:
-        db.execute(
-            f"INSERT INTO users ({USER_FIELDS}, token_hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-            user_row(user, token_hash),
-        )
+        db.execute(INSERT_USER, user_row(user, token_hash))
     except sqlite3.IntegrityError:
         raise DuplicateUserError(f"a user named {user.name!r} exists already") from None
 
@@ -48,11 +50,23 @@ def list_users(db: sqlite3.Connection) -> list[User]:
 
 def revoke_user(db: sqlite3.Connection, name: str, at: datetime) -> bool:
     """Marks an active user revoked; False if there was none."""
-    cursor = db.execute(
-        "UPDATE users SET revoked = ? WHERE name = ? AND revoked IS NULL",
-        (to_micros(at), name),
-    )
-    return cursor.rowcount == 1
+    return db.execute(REVOKE_USER, (to_micros(at), name)).rowcount == 1
+
+
+def rotate_token(
+    db: sqlite3.Connection, name: str, token_hash: str, expires: datetime | None
+) -> bool:
+    """Gives an active user a new token digest and expiry; False if there was none."""
+    values = (token_hash, optional_micros(expires), name)
+    try:
+        return db.execute(ROTATE_TOKEN, values).rowcount == 1
+    except sqlite3.IntegrityError:  # the digest of another user's token: never by chance
+        raise DuplicateUserError("that token belongs to another user") from None
+
+
+def record_use(db: sqlite3.Connection, name: str, at: datetime) -> None:
+    """Notes when a user's token last authenticated a call."""
+    db.execute(RECORD_USE, (to_micros(at), name))
 
 
 def add_audit(db: sqlite3.Connection, entry: AuditEntry) -> None:

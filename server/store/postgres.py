@@ -202,6 +202,12 @@ class PostgresJobStore:
     async def revoke_user(self, name: str, at: datetime) -> bool:
         return await self._read(postgres_people.revoke_user, name, at)
 
+    async def rotate_token(self, name: str, token_hash: str, expires: datetime | None) -> bool:
+        return await self._read(postgres_people.rotate_token, name, token_hash, expires)
+
+    async def record_use(self, name: str, at: datetime) -> None:
+        await self._read(postgres_people.record_use, name, at)
+
     async def add_audit(self, entry: AuditEntry) -> None:
         await self._read(postgres_people.add_audit, entry)
 

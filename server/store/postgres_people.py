@@ -8,12 +8,18 @@ from psycopg import errors
 
 from ibmq_gateway.server.store.base import DuplicateUserError
 from ibmq_gateway.server.store.codec import to_micros
+from ibmq_gateway.server.store.listing import POSTGRES
 from ibmq_gateway.server.store.postgres_sql import Connection, fetch_all, fetch_one
 from ibmq_gateway.server.store.rows import (
     AUDIT_FIELDS,
+    INSERT_USER,
+    RECORD_USE,
+    REVOKE_USER,
+    ROTATE_TOKEN,
     USER_FIELDS,
     audit_from_row,
     audit_row,
+    optional_micros,
     user_from_row,
     user_row,
 )
@@ -26,12 +32,8 @@ if TYPE_CHECKING:
 
 async def add_user(db: Connection, user: User, token_hash: str) -> None:
     """Inserts a user; a taken name raises DuplicateUserError."""
-    marks = ", ".join(["%s"] * 8)
     try:
-        await db.execute(
-            f"INSERT INTO users ({USER_FIELDS}, token_hash) VALUES ({marks})",
-            user_row(user, token_hash),
-        )
+        await db.execute(POSTGRES.sql(INSERT_USER), user_row(user, token_hash))
     except errors.UniqueViolation:
         raise DuplicateUserError(f"a user named {user.name!r} exists already") from None
 
@@ -53,11 +55,24 @@ async def list_users(db: Connection) -> list[User]:
 
 async def revoke_user(db: Connection, name: str, at: datetime) -> bool:
     """Marks an active user revoked; False if there was none."""
-    cursor = await db.execute(
-        "UPDATE users SET revoked = %s WHERE name = %s AND revoked IS NULL",
-        (to_micros(at), name),
-    )
+    cursor = await db.execute(POSTGRES.sql(REVOKE_USER), (to_micros(at), name))
     return cursor.rowcount == 1
+
+
+async def rotate_token(
+    db: Connection, name: str, token_hash: str, expires: datetime | None
+) -> bool:
+    """Gives an active user a new token digest and expiry; False if there was none."""
+    values = (token_hash, optional_micros(expires), name)
+    try:
+        return (await db.execute(POSTGRES.sql(ROTATE_TOKEN), values)).rowcount == 1
+    except errors.UniqueViolation:  # the digest of another user's token: never by chance
+        raise DuplicateUserError("that token belongs to another user") from None
+
+
+async def record_use(db: Connection, name: str, at: datetime) -> None:
+    """Notes when a user's token last authenticated a call."""
+    await db.execute(POSTGRES.sql(RECORD_USE), (to_micros(at), name))
 
 
 async def add_audit(db: Connection, entry: AuditEntry) -> None:

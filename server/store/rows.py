@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import datetime
 from typing import Any
 
 from ibmq_gateway.server.core.model import AuditEntry, EventType, Job, JobEvent, User
@@ -13,8 +14,15 @@ JOB_FIELDS = (
 )
 # Who may see a job never changes after it is made, so only the insert writes these.
 VISIBILITY_FIELDS = "share_level, owner_hub, owner_grp, owner_project"
-USER_FIELDS = "name, hub, grp, project, admin, created, revoked"
+USER_FIELDS = "name, hub, grp, project, admin, created, revoked, expires, last_used"
 AUDIT_FIELDS = "time, actor, action, target, peer, detail"
+
+# The users' statements of both stores, written with ``?`` (``Dialect.sql`` turns them).
+INSERT_USER = f"INSERT INTO users ({USER_FIELDS}, token_hash) VALUES ({', '.join('?' * 10)})"
+REVOKE_USER = "UPDATE users SET revoked = ? WHERE name = ? AND revoked IS NULL"
+# Only an active user's token is replaced; a revoked user stays revoked.
+ROTATE_TOKEN = "UPDATE users SET token_hash = ?, expires = ? WHERE name = ? AND revoked IS NULL"
+RECORD_USE = "UPDATE users SET last_used = ? WHERE name = ?"
 # An event is prunable unless it is its job's latest, whose revision the job row carries.
 PRUNABLE = "FROM events WHERE time < ? AND revision NOT IN (SELECT revision FROM jobs)"
 
@@ -55,14 +63,29 @@ def event_from_row(type_: str, time: int, snapshot: str) -> JobEvent:
 
 def user_row(user: User, token_hash: str) -> tuple[Any, ...]:
     """The values of ``USER_FIELDS`` and then ``token_hash``."""
-    revoked = to_micros(user.revoked) if user.revoked else None
     names = (user.name, user.hub, user.group, user.project)
-    return (*names, int(user.admin), to_micros(user.created), revoked, token_hash)
+    times = (user.revoked, user.expires, user.last_used)
+    return (
+        *names,
+        int(user.admin),
+        to_micros(user.created),
+        *map(optional_micros, times),
+        token_hash,
+    )
+
+
+def optional_micros(moment: datetime | None) -> int | None:
+    """``to_micros``, with None for None."""
+    return to_micros(moment) if moment is not None else None
+
+
+def _optional_time(micros: int | None) -> datetime | None:
+    return from_micros(micros) if micros is not None else None
 
 
 def user_from_row(row: tuple[Any, ...]) -> User:
     """The user of a ``SELECT`` of ``USER_FIELDS``."""
-    name, hub, group, project, admin, created, revoked = row
+    name, hub, group, project, admin, created, revoked, expires, last_used = row
     return User(
         name=str(name),
         hub=str(hub),
@@ -70,7 +93,9 @@ def user_from_row(row: tuple[Any, ...]) -> User:
         project=str(project),
         admin=bool(admin),
         created=from_micros(created),
-        revoked=from_micros(revoked) if revoked is not None else None,
+        revoked=_optional_time(revoked),
+        expires=_optional_time(expires),
+        last_used=_optional_time(last_used),
     )
 
 

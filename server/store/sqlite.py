@@ -219,6 +219,14 @@ class SqliteJobStore:
         """Stops a user's token from working; False if no such active user."""
         return await self._run(people_sql.revoke_user, name, at)
 
+    async def rotate_token(self, name: str, token_hash: str, expires: datetime | None) -> bool:
+        """Replaces an active user's token digest and expiry; False if no such active user."""
+        return await self._run(people_sql.rotate_token, name, token_hash, expires)
+
+    async def record_use(self, name: str, at: datetime) -> None:
+        """Notes when the user's token last authenticated a call."""
+        await self._run(people_sql.record_use, name, at)
+
     async def add_audit(self, entry: AuditEntry) -> None:
         """Records an action."""
         await self._run(people_sql.add_audit, entry)

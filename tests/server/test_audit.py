@@ -32,7 +32,7 @@ def test_job_actions_are_recorded_with_actor_and_peer(gateway):
 
 
 def test_a_user_added_by_the_admin_can_call_until_revoked(gateway):
-    token = asyncio.run(admin.add_user(gateway.settings, "alice", "h", "g", "p"))
+    token = asyncio.run(admin.add_user(gateway.settings, "alice", ("h", "g", "p")))
     stubs = connect(gateway.address, token)
     assert submit(stubs).job.owner == "alice"
     assert asyncio.run(admin.revoke_user(gateway.settings, "alice"))
@@ -56,8 +56,8 @@ def test_a_user_added_by_the_admin_can_call_until_revoked(gateway):
 
 
 def test_a_taken_name_is_refused_and_changes_nothing(gateway):
-    asyncio.run(admin.add_user(gateway.settings, "bob", "h", "g", "p"))
+    asyncio.run(admin.add_user(gateway.settings, "bob", ("h", "g", "p")))
     with pytest.raises(DuplicateUserError):
-        asyncio.run(admin.add_user(gateway.settings, "bob", "x", "y", "z"))
+        asyncio.run(admin.add_user(gateway.settings, "bob", ("x", "y", "z")))
     users = {user.name: user for user in asyncio.run(admin.list_users(gateway.settings))}
     assert users["bob"].hub == "h"

@@ -67,7 +67,7 @@ def test_a_stream_resumes_across_a_restart_on_postgresql(gateway: EmbeddedGatewa
 
 
 def _command(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
-    environ = {**os.environ, **env}
+    environ = {**os.environ, "COLUMNS": "200", **env}
     return subprocess.run(
         [sys.executable, "-m", "ibmq_gateway.server.cli", *args],
         capture_output=True,

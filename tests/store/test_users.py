@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -94,3 +94,33 @@ async def test_listings_show_a_viewer_exactly_what_share_levels_allow(store, vie
     listed = {job.id for job in await store.list_jobs(query, limit=10)}
     expected = {level for level in LEVELS if viewer in ("owner", "admin") or viewer in SEES[level]}
     assert listed == expected
+
+
+async def test_an_expiry_and_the_last_use_are_kept(store: JobStore) -> None:
+    later = T0 + timedelta(days=30)
+    await store.add_user(make_user("alice", expires=later), "digest-a")
+    found = await store.user_by_token("digest-a")
+    assert found is not None and (found.expires, found.last_used) == (later, None)
+    await store.record_use("alice", T0 + timedelta(minutes=5))
+    used = await store.user_by_token("digest-a")
+    assert used is not None and used.last_used == T0 + timedelta(minutes=5)
+
+
+async def test_a_rotated_token_replaces_the_old_one(store: JobStore) -> None:
+    await store.add_user(make_user("alice"), "digest-old")
+    assert await store.rotate_token("alice", "digest-new", T0 + timedelta(days=1))
+    assert await store.user_by_token("digest-old") is None
+    rotated = await store.user_by_token("digest-new")
+    assert rotated is not None and rotated.expires == T0 + timedelta(days=1)
+    assert await store.rotate_token("alice", "digest-newer", None)
+    forever = await store.user_by_token("digest-newer")
+    assert forever is not None and forever.expires is None
+
+
+async def test_revoked_or_unknown_users_get_no_new_token(store: JobStore) -> None:
+    await store.add_user(make_user("alice"), "digest-a")
+    assert await store.revoke_user("alice", T0)
+    assert not await store.rotate_token("alice", "digest-b", None)
+    assert not await store.rotate_token("nobody", "digest-c", None)
+    assert await store.user_by_token("digest-b") is None
+    assert await store.user_by_token("digest-a") is not None  # still known, still revoked
