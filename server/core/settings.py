@@ -76,6 +76,11 @@ class Settings:
     """Shots per circuit of a user (not an admin)."""
     quota_request_bytes: int = 16 * 1024 * 1024
     """Size of one SubmitJob request of a user (not an admin)."""
+    max_circuit_qubits: int = 1_000
+    """Qubits (and classical bits) a circuit may declare, of anyone; a larger one is refused
+    before its parser runs (INVALID_ARGUMENT, INVALID_CIRCUIT)."""
+    max_circuit_operations: int = 1_000_000
+    """Operations a circuit may hold, of anyone, each loop body counted per iteration."""
     quota_open_streams: int = 200
     """Streams (WatchJob, WatchJobs) a user (not an admin) may have open at once on one
     replica; past it a new stream is refused with RESOURCE_EXHAUSTED."""

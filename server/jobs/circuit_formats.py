@@ -12,6 +12,13 @@ from typing import TYPE_CHECKING
 
 from qiskit import QuantumCircuit, qasm2, qasm3, qpy
 
+from ibmq_gateway.server.jobs.circuit_limits import (
+    CircuitLimits,
+    CircuitTooLargeError,
+    check_circuit,
+    check_source,
+)
+
 if TYPE_CHECKING:
     from collections.abc import Callable, Sequence
 
@@ -20,6 +27,7 @@ if TYPE_CHECKING:
 MAX_DETAIL_CHARS = 300
 """Longest parser message carried into a violation."""
 _QPY_MAGIC = b"QISKIT"
+DEFAULT_LIMITS = CircuitLimits()
 
 
 @dataclass(frozen=True)
@@ -43,11 +51,15 @@ class _UnreadableCircuitError(Exception):
     """A payload is not a circuit; the message says why, without the format prefix."""
 
 
-def parse_circuits(sources: Sequence[CircuitSource]) -> list[QuantumCircuit]:
+def parse_circuits(
+    sources: Sequence[CircuitSource], limits: CircuitLimits = DEFAULT_LIMITS
+) -> list[QuantumCircuit]:
     """Reads every submitted circuit.
 
     Args:
         sources: The circuits exactly as submitted, in order.
+        limits: The largest circuit taken; a larger one is a violation, found before its
+            parser runs wherever its payload declares its size.
 
     Returns:
         One qiskit circuit per source, in the same order.
@@ -59,7 +71,7 @@ def parse_circuits(sources: Sequence[CircuitSource]) -> list[QuantumCircuit]:
     violations: list[CircuitViolation] = []
     for index, source in enumerate(sources):
         try:
-            circuits.append(_parse_one(source))
+            circuits.append(_parse_one(source, limits))
         # Parsers raise all kinds of exceptions on bad input, not only their own.
         except Exception as error:
             violations.append(CircuitViolation(index, _violation_message(index, source, error)))
@@ -68,13 +80,16 @@ def parse_circuits(sources: Sequence[CircuitSource]) -> list[QuantumCircuit]:
     return circuits
 
 
-def _parse_one(source: CircuitSource) -> QuantumCircuit:
+def _parse_one(source: CircuitSource, limits: CircuitLimits) -> QuantumCircuit:
     parser = _PARSERS.get(source.format)
     if parser is None:
         raise _UnreadableCircuitError(f"unknown circuit format {source.format!r}")
     if not source.payload.strip():
         raise _UnreadableCircuitError("the circuit is empty")
-    return parser(source.payload)
+    check_source(source, limits)
+    circuit = parser(source.payload)
+    check_circuit(circuit, limits)
+    return circuit
 
 
 def _load_qasm3(payload: bytes) -> QuantumCircuit:
@@ -119,6 +134,8 @@ def _violation_message(index: int, source: CircuitSource, error: Exception) -> s
     if len(detail) > MAX_DETAIL_CHARS:
         detail = detail[: MAX_DETAIL_CHARS - 3].rstrip() + "..."
     what = _FORMAT_NAMES.get(source.format)
+    if isinstance(error, CircuitTooLargeError):
+        return f"circuits[{index}]: too large: {detail}"
     if what is None:
         return f"circuits[{index}]: {detail}"
     return f"circuits[{index}]: not valid {what}: {detail}"

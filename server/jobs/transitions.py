@@ -21,6 +21,7 @@ from ibmq_gateway.server.core.errors import (
 from ibmq_gateway.server.core.model import Job, JobFailure, QueueInfo, RequestKey, User
 from ibmq_gateway.server.core.states import JobState, can_move
 from ibmq_gateway.server.jobs.circuit_formats import InvalidCircuitsError, parse_circuits
+from ibmq_gateway.server.jobs.circuit_limits import CircuitLimits
 
 if TYPE_CHECKING:
     from qiskit import QuantumCircuit
@@ -91,9 +92,9 @@ def request_key(submission: Submission, owner: str) -> RequestKey | None:
     return RequestKey(owner, submission.request_id, submission.fingerprint())
 
 
-def parse(submission: Submission) -> list[QuantumCircuit]:
+def parse(submission: Submission, limits: CircuitLimits) -> list[QuantumCircuit]:
     try:
-        return parse_circuits(submission.circuits)
+        return parse_circuits(submission.circuits, limits)
     except InvalidCircuitsError as error:
         violations = [FieldViolation(f"circuits[{v.index}]", v.message) for v in error.violations]
         raise InvalidArgumentError(
