@@ -14,6 +14,7 @@ Hierarchy::
     ├── QuotaExceededError         RESOURCE_EXHAUSTED (QuotaFailure)
     ├── SlowConsumerError          RESOURCE_EXHAUSTED (RetryInfo)
     └── UnavailableError           UNAVAILABLE        (RetryInfo)
+        └── DatabaseUnavailableError UNAVAILABLE      reason DATABASE_UNAVAILABLE
 
 Servicers raise these; ``status_for`` maps them in one place, and ``grpc_errors`` applies it
 to every RPC. A job's own failure is data on the job, never one of these.
@@ -182,6 +183,16 @@ class UnavailableError(_RetryableError):
     code = grpc.StatusCode.UNAVAILABLE
 
 
+class DatabaseUnavailableError(UnavailableError):
+    """The gateway's database cannot be reached now; retrying is safe (a submission with a
+    request id is made once however often it is sent)."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message, reason="DATABASE_UNAVAILABLE", retry_after=DATABASE_RETRY_S)
+
+
+DATABASE_RETRY_S = 1.0
+"""What callers are told to wait while the database is away: it usually returns in seconds."""
 UPSTREAM_RETRY_S = 30.0
 """What callers are told to wait before asking again for a backend of an unreachable upstream."""
 

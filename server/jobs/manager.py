@@ -13,16 +13,18 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextvars
 import dataclasses
 import functools
 import logging
 import time
 from collections import defaultdict
-from collections.abc import Callable, Coroutine, Sequence
+from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from ibmq_gateway.server.core.errors import (
+    DatabaseUnavailableError,
     FailedPreconditionError,
     InvalidArgumentError,
     RequestIdReusedError,
@@ -54,7 +56,13 @@ from ibmq_gateway.server.jobs.submission import (
 )
 from ibmq_gateway.server.jobs.transitions import to_state
 from ibmq_gateway.server.jobs.validation import check_fits
-from ibmq_gateway.server.store import Change, DuplicateRequestError, JobStore, PageCursor
+from ibmq_gateway.server.store import (
+    Change,
+    DuplicateRequestError,
+    JobStore,
+    PageCursor,
+    StaleJobError,
+)
 
 if TYPE_CHECKING:
     from qiskit import QuantumCircuit
@@ -66,6 +74,11 @@ log = logging.getLogger(__name__)
 _PRUNE_EVERY = timedelta(hours=1)
 _WAKE_FLOOR_S = 0.05
 _ADMISSION_STEPS = (JobState.VALIDATING, JobState.VALIDATED)
+_RETRY_FIRST_S = 0.1
+_RETRY_LAST_S = 2.0
+_IN_BACKGROUND = contextvars.ContextVar("in_background", default=False)
+"""True in the manager's own tasks, whose writes wait out a database outage."""
+_T = TypeVar("_T")
 
 
 class JobManager:
@@ -335,6 +348,9 @@ class JobManager:
 
     async def _publish_positions(self, backend: str) -> None:
         """Records each waiting job's new queue position, in one transaction."""
+        await self._patiently(functools.partial(self._publish_positions_once, backend))
+
+    async def _publish_positions_once(self, backend: str) -> None:
         async with self._write:
             changes = [
                 Change(dataclasses.replace(job, queue=info), EventType.QUEUE_INFO_CHANGED)
@@ -358,6 +374,17 @@ class JobManager:
         ``mutate`` returns None when the change no longer applies (the job moved on);
         then nothing is written and None is returned.
         """
+        return await self._patiently(
+            functools.partial(self._change_once, job_id, mutate, event_type, result), job_id
+        )
+
+    async def _change_once(
+        self,
+        job_id: str,
+        mutate: Callable[[Job], Job | None],
+        event_type: EventType,
+        result: dict[str, Any] | None,
+    ) -> Job | None:
         async with self._write:
             current = self._active.get(job_id) or await self._store.get_job(job_id)
             changed = mutate(current) if current is not None else None
@@ -367,12 +394,41 @@ class JobManager:
             self._remember(events)
             return events[0].job
 
+    async def _patiently(self, write: Callable[[], Awaitable[_T]], job_id: str = "") -> _T:
+        """Runs ``write``; in background work, again and again while the database is away.
+
+        An RPC's write fails at once (UNAVAILABLE: its caller retries). Background work
+        (admission, runs, positions) has no caller to retry it, and a job must not stay
+        stuck where an outage found it. A write whose commit was lost with its connection
+        finds the job moved on (StaleJobError): the job is read again and the change
+        re-applied, or dropped if it no longer applies.
+        """
+        delay = _RETRY_FIRST_S
+        while True:
+            try:
+                return await write()
+            except (DatabaseUnavailableError, StaleJobError) as error:
+                if not _IN_BACKGROUND.get():
+                    raise
+                log.warning("a job write failed, retrying in %.1f s: %s", delay, error)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, _RETRY_LAST_S)
+                if job_id:
+                    with contextlib.suppress(DatabaseUnavailableError):
+                        self._hold(await self._store.get_job(job_id))
+
     def _remember(self, events: Sequence[JobEvent]) -> None:
         for event in events:
-            if event.job.final:
-                self._active.pop(event.job_id, None)
-            else:
-                self._active[event.job_id] = event.job
+            self._hold(event.job)
+
+    def _hold(self, job: Job | None) -> None:
+        """Keeps ``job``'s latest snapshot while it is active, and forgets it once final."""
+        if job is None:
+            return
+        if job.final:
+            self._active.pop(job.id, None)
+        else:
+            self._active[job.id] = job
 
     async def _circuits(self, job_id: str) -> list[QuantumCircuit]:
         if job_id not in self._parsed:
@@ -442,7 +498,9 @@ class JobManager:
             await asyncio.sleep(_PRUNE_EVERY.total_seconds())
 
     def _spawn(self, coroutine: Coroutine[Any, Any, Any]) -> asyncio.Task[Any]:
-        task = asyncio.get_running_loop().create_task(coroutine)
+        context = contextvars.copy_context()
+        context.run(_IN_BACKGROUND.set, True)
+        task = asyncio.get_running_loop().create_task(coroutine, context=context)
         self._background.add(task)
         task.add_done_callback(self._background.discard)
         task.add_done_callback(_log_crash)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Sequence
 
@@ -20,6 +21,7 @@ from ibmq_gateway.server.core.states import ACTIVE_STATES
 from ibmq_gateway.server.executors.base import Executor
 from ibmq_gateway.server.jobs.manager import JobManager
 from ibmq_gateway.server.ops import tls
+from ibmq_gateway.server.ops.database_watch import watch_database
 from ibmq_gateway.server.ops.logs import RpcLog
 from ibmq_gateway.server.ops.metrics import GatewayMetrics
 from ibmq_gateway.server.store.choice import store_for, where
@@ -95,6 +97,7 @@ class Gateway:
         self._health = health.aio.HealthServicer()  # type: ignore[attr-defined]
         self.metrics = GatewayMetrics()
         self.port = 0
+        self._database_watch: asyncio.Task[None] | None = None
         self.metrics_port: int | None = None
         """Port of the /metrics endpoint, once started (None: no endpoint)."""
 
@@ -104,8 +107,6 @@ class Gateway:
         Raises:
             TlsFileError: a TLS file in the settings cannot be read or is wrong.
         """
-        import asyncio
-
         # Wrong TLS files fail the start before anything is opened or recovered.
         credentials = tls.server_credentials(self.settings)
         loop = asyncio.get_running_loop()
@@ -129,6 +130,7 @@ class Gateway:
         await self._server.start()
         await self._set_serving(health_pb2.HealthCheckResponse.SERVING)
         await self._report_upstreams()
+        self._database_watch = loop.create_task(watch_database(self.store, self._report_database))
         log.info("gateway listening on %s (%s)", self.address, tls.transport(self.settings))
         return self.port
 
@@ -152,6 +154,8 @@ class Gateway:
         # elsewhere at once instead of waiting out the grace period.
         self.bus.close()
         await self._server.stop(self.settings.shutdown_grace)
+        if self._database_watch is not None:
+            self._database_watch.cancel()
         await self.manager.stop()
         await self.store.close()
         await self.metrics.close()
@@ -220,6 +224,13 @@ class Gateway:
     async def _set_serving(self, status: int) -> None:
         for name in ("", *SERVICE_NAMES):
             await self._health.set(name, status)
+
+    async def _report_database(self, problem: str | None) -> None:
+        """Health says NOT_SERVING while the database is away: clients go elsewhere."""
+        serving = health_pb2.HealthCheckResponse.SERVING
+        await self._set_serving(
+            serving if problem is None else health_pb2.HealthCheckResponse.NOT_SERVING
+        )
 
     async def _report_upstreams(self) -> None:
         """Health names each upstream (``ibm``): SERVING while it can be used."""

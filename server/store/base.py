@@ -146,6 +146,14 @@ class JobStore(Protocol):
     async def latest_event(self, job_id: str) -> JobEvent | None:
         """The job's most recent event (its current state), or None."""
 
+    async def ping(self) -> None:
+        """Returns once the database answers.
+
+        Raises:
+            DatabaseUnavailableError: it cannot be reached now.
+            StoreError: another gateway took this one's place on the database.
+        """
+
     async def latest_revision(self) -> int:
         """The highest revision ever assigned (0 for an empty log)."""
 

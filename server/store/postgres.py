@@ -19,6 +19,7 @@ import psycopg
 import sqlalchemy.exc
 from psycopg_pool import AsyncConnectionPool, PoolTimeout
 
+from ibmq_gateway.server.core.errors import DatabaseUnavailableError
 from ibmq_gateway.server.store import listing, postgres_people, postgres_sql, schema
 from ibmq_gateway.server.store.base import StoreError
 from ibmq_gateway.server.store.codec import to_micros
@@ -45,6 +46,8 @@ CommitHook = Callable[[list["JobEvent"]], None]
 """Called on the event loop with the events of each of this process's writes, in order."""
 
 CONNECT_TIMEOUT_S = 10.0
+POOL_WAIT_S = 5.0
+"""Longest a call waits for a connection: past it the database counts as unreachable."""
 
 _P = ParamSpec("_P")
 _T = TypeVar("_T")
@@ -220,6 +223,10 @@ class PostgresJobStore:
             min_size=1,
             max_size=self._pool_size,
             kwargs={"autocommit": True},
+            # A connection the database dropped (restart, pg_terminate_backend) is found
+            # and replaced before a call gets it, so the store recovers by itself.
+            check=AsyncConnectionPool.check_connection,
+            timeout=POOL_WAIT_S,
             open=False,
         )
         try:
@@ -259,8 +266,41 @@ class PostgresJobStore:
     async def _connection(self) -> AsyncIterator[Connection]:
         if self._pool is None:
             raise StoreError("the store is not open")
-        async with self._pool.connection() as db:
-            yield db
+        try:
+            async with self._pool.connection() as db:
+                yield db
+        except (psycopg.OperationalError, PoolTimeout) as error:
+            raise self._unreachable(error) from None
+
+    async def ping(self) -> None:
+        """Raises ``DatabaseUnavailableError`` unless the database answers.
+
+        A serving gateway's lock lives on its own connection; if the database dropped that
+        one, the lock is taken again (``StoreError`` if another gateway took it meanwhile).
+        """
+        await self._read(postgres_sql.ping)
+        if self._sole_gateway and not await self._still_holding():
+            try:
+                self._holder = await _hold_as_sole_gateway(self._url)
+            except psycopg.OperationalError as error:
+                raise self._unreachable(error) from None
+
+    async def _still_holding(self) -> bool:
+        if self._holder is None:
+            return False
+        try:
+            await self._holder.execute("SELECT 1")
+        except psycopg.OperationalError:
+            await self._holder.close()
+            self._holder = None
+            return False
+        return True
+
+    def _unreachable(self, error: BaseException) -> DatabaseUnavailableError:
+        return DatabaseUnavailableError(
+            f"the database {describe_postgres(self._url)} cannot be reached: "
+            f"{_reason(error)}; retry in a moment"
+        )
 
     def _publish(self, events: list[JobEvent]) -> None:
         if self._on_commit is None:

@@ -151,6 +151,10 @@ async def find_request(
     return RequestKey(owner=owner, request_id=request_id, fingerprint=found[0]), found[1]
 
 
+async def ping(db: Connection) -> None:
+    await db.execute("SELECT 1")
+
+
 async def last_revision(db: Connection) -> int:
     return int(await _one(db, "SELECT value::bigint FROM meta WHERE key = 'last_revision'"))
 

@@ -183,6 +183,9 @@ class SqliteJobStore:
         events = await self._run(jobs_sql.select_events, sql, [job_id])
         return events[0] if events else None
 
+    async def ping(self) -> None:
+        """A local file has no connection to lose."""
+
     async def latest_revision(self) -> int:
         """The highest revision ever assigned (0 for an empty log)."""
         return await self._run(jobs_sql.last_revision)
