@@ -1,4 +1,5 @@
-"""The IBM credential's settings: read from a file, refused without an instance, never shown.
+"""Credentials in settings: the IBM key (read from a file, refused without an instance) and
+the database URL's password are never shown.
 
 That the key leaves no trace in a running gateway is tested in tests/ibm/test_ibm_credentials.py,
 where the gateway really uses it against the loopback fake of IBM.
@@ -24,6 +25,13 @@ def test_the_key_comes_from_a_file_and_never_shows_in_settings(tmp_path: Path) -
     key_file.write_text(MARKER + "\n")
     settings = Settings.load({"ibm_token_file": key_file, "ibm_instance": INSTANCE}, environ={})
     assert settings.ibm_token == MARKER
+    assert MARKER not in repr(settings) and MARKER not in str(settings)
+
+
+def test_the_database_password_never_shows_in_settings() -> None:
+    url = f"postgresql://gateway:{MARKER}@db.example:5432/gateway"
+    settings = Settings.load({"database": url}, environ={})
+    assert settings.database == url
     assert MARKER not in repr(settings) and MARKER not in str(settings)
 
 

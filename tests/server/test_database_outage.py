@@ -28,6 +28,7 @@ from tests.tcp_proxy import TcpProxy
 SERVING = health_pb2.HealthCheckResponse.SERVING
 NOT_SERVING = health_pb2.HealthCheckResponse.NOT_SERVING
 PATIENCE_S = 30.0
+PASSWORD = "db-password-5e0c-do-not-leak"
 
 
 @pytest.fixture
@@ -47,7 +48,8 @@ def proxy(database: str) -> Iterator[TcpProxy]:
 def gateway(tmp_path: Path, database: str, proxy: TcpProxy) -> Iterator[EmbeddedGateway]:
     port = f":{conninfo_to_dict(database)['port']}/"
     assert port in database, database
-    url = database.replace(port, f":{proxy.port}/")
+    # The server trusts loopback, so any password passes: this one must show nowhere.
+    url = database.replace(port, f":{proxy.port}/").replace("@", f":{PASSWORD}@", 1)
     with EmbeddedGateway(gateway_settings(tmp_path / "state", database=url)) as running:
         yield running
 
@@ -78,7 +80,7 @@ def _retry_info(error: grpc.RpcError) -> error_details_pb2.RetryInfo | None:
 
 
 def test_while_the_database_is_away_calls_fail_fast_and_health_says_so(
-    gateway: EmbeddedGateway, proxy: TcpProxy
+    gateway: EmbeddedGateway, proxy: TcpProxy, caplog: pytest.LogCaptureFixture
 ) -> None:
     stubs = connect(gateway.address)
     assert _health(stubs) == SERVING
@@ -90,6 +92,7 @@ def test_while_the_database_is_away_calls_fail_fast_and_health_says_so(
     assert refused.value.code() == grpc.StatusCode.UNAVAILABLE
     assert "cannot be reached" in (refused.value.details() or "")
     assert ":" + str(proxy.port) in (refused.value.details() or "")  # names the database
+    assert PASSWORD not in (refused.value.details() or "")
     retry = _retry_info(refused.value)
     assert retry is not None and retry.retry_delay.ToTimedelta().total_seconds() > 0
     assert time.monotonic() - started < 25  # answered, not held until the 30 s deadline
@@ -99,10 +102,12 @@ def test_while_the_database_is_away_calls_fail_fast_and_health_says_so(
     job = wait_final(stubs, submit(stubs).job.id)
     assert job.state == job_pb2.JOB_STATE_COMPLETED
     stubs.close()
+    assert "database" in caplog.text  # the outage was logged...
+    assert PASSWORD not in caplog.text  # ...without the password
 
 
 def test_a_job_running_when_the_database_went_away_completes_once_it_is_back(
-    gateway: EmbeddedGateway, proxy: TcpProxy
+    gateway: EmbeddedGateway, proxy: TcpProxy, caplog: pytest.LogCaptureFixture
 ) -> None:
     stubs = connect(gateway.address)
     submitted = submit(stubs, "aer_simulator", slow_job_circuit(layers=20))
@@ -126,6 +131,8 @@ def test_a_job_running_when_the_database_went_away_completes_once_it_is_back(
     request = job_service_pb2.GetJobResultRequest(job_id=submitted.job.id)
     assert stubs.jobs.GetJobResult(request, timeout=30).HasField("result")
     stubs.close()
+    assert "a job write failed, retrying" in caplog.text
+    assert PASSWORD not in caplog.text
 
 
 def _terminate_connections(database: str) -> int:
