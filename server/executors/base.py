@@ -107,6 +107,9 @@ class Executor(ABC):
     instead of running it a second time."""
     upstream: ClassVar[str | None] = None
     """The name of the remote service this executor depends on (health reports it), if any."""
+    waits_out_problems: ClassVar[bool] = False
+    """True when its backends still take jobs while ``problem()`` is set: they wait QUEUED
+    until it clears (a simulator cluster coming back) instead of being refused."""
 
     async def start(self, changed: Changed) -> None:  # noqa: B027 - optional hook
         """Connects to what the executor needs; calls ``changed`` whenever ``backends()``
@@ -118,6 +121,14 @@ class Executor(ABC):
 
     def status(self, backend: str) -> BackendStatus | None:
         """The provider's live view of a backend (None: the gateway's own view is all)."""
+        return None
+
+    def capacity(self, backend: str) -> int | None:
+        """Jobs of the backend this executor can run at once now (None: settings decide).
+
+        A cluster answers with its worker threads, and 0 while it cannot be used, so that
+        the gateway starts nothing there meanwhile.
+        """
         return None
 
     @abstractmethod
