@@ -36,3 +36,18 @@ def requires_server_install(command: str) -> None:
             "install them with: pip install 'ibmq-gateway[server]'",
             USAGE,
         )
+
+
+def requires_dask_install(option: str) -> None:
+    """Fails a command given ``option`` when the ``[dask]`` extra is not installed.
+
+    Raises:
+        CommandFailure: dask or distributed is missing.
+    """
+    missing = [name for name in ("dask", "distributed") if find_spec(name) is None]
+    if missing:
+        raise CommandFailure(
+            f"{option} needs Dask (missing: {', '.join(missing)}); "
+            "install it with: pip install 'ibmq-gateway[dask]'",
+            USAGE,
+        )

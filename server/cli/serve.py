@@ -15,7 +15,7 @@ from typing import Annotated, Literal
 import typer
 
 from ibmq_gateway.client.cli.failures import USAGE, CommandFailure, reports_failures
-from ibmq_gateway.server.cli.install import requires_server_install
+from ibmq_gateway.server.cli.install import requires_dask_install, requires_server_install
 from ibmq_gateway.server.core.settings import Settings
 
 PANEL = "Run a gateway"
@@ -58,6 +58,14 @@ FakeDevices = Annotated[
 Workers = Annotated[
     int | None,
     typer.Option(help="Simulation threads (env IBMQ_GATEWAY_WORKERS).", show_default=False),
+]
+SimulatorCluster = Annotated[
+    str | None,
+    typer.Option(
+        help="A dask.distributed scheduler, tcp://host:8786, whose workers run the local "
+        "backends' simulations; needs the [dask] extra (env IBMQ_GATEWAY_SIMULATOR_CLUSTER).",
+        show_default=False,
+    ),
 ]
 LogLevel = Annotated[
     str | None,
@@ -140,6 +148,7 @@ def serve(
     concurrency: Concurrency = None,
     fake_devices: FakeDevices = None,
     workers: Workers = None,
+    simulator_cluster: SimulatorCluster = None,
     log_level: LogLevel = None,
     log_format: LogFormat = None,
     metrics_port: MetricsPort = None,
@@ -159,10 +168,13 @@ def serve(
     settings = _load_settings(
         config, address=address, state_dir=state_dir, database=database,
         concurrency=concurrency, fake_devices=fake_devices, workers=workers,
+        simulator_cluster=simulator_cluster,
         log_level=log_level, log_format=log_format, metrics_port=metrics_port,
         metrics_address=metrics_address, tls_cert=tls_cert,
         tls_key=tls_key, tls_client_ca=tls_client_ca, ibm_token_file=ibm_token_file,
     )  # fmt: skip
+    if settings.simulator_cluster:
+        requires_dask_install("--simulator-cluster")
     asyncio.run(_serve(settings))
 
 

@@ -41,6 +41,9 @@ class Settings:
     """Per-backend overrides of ``concurrency`` (file only)."""
     workers: int = 2
     """Threads that run simulations."""
+    simulator_cluster: str | None = None
+    """Address of a dask.distributed scheduler (``tcp://host:8786``) whose workers run the
+    local backends' simulations (None or empty: they run in the gateway's own processes)."""
     fake_devices: tuple[str, ...] | None = None
     """IBM fake devices to offer (None: the default list; empty: none)."""
     heartbeat_interval: float = 15.0

@@ -483,6 +483,9 @@ class JobManager:
     async def _executors_changed(self) -> None:
         """New backends take their waiting jobs; listeners (health) hear of the change."""
         self._routes.refresh()
+        # Slots may have changed (a cluster's workers came or went): fill or hold them.
+        for backend in self._routes.names:
+            await self._dispatch(backend)
         # Each job leaves _unrouted as it is recovered (or parks again).
         parked = [self._active[job_id] for job_id in self._unrouted if job_id in self._active]
         if parked:

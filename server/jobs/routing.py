@@ -106,8 +106,9 @@ class Routes:
         Raises:
             UnavailableError: the backend's upstream has a problem (the message says which).
         """
-        problem = self.executor(name).problem()
-        if problem is not None:
+        executor = self.executor(name)
+        problem = executor.problem()
+        if problem is not None and not executor.waits_out_problems:
             raise upstream_unavailable(f"backend {name!r} cannot take jobs now: {problem}")
 
     def problem(self) -> str | None:
@@ -116,11 +117,18 @@ class Routes:
         return "; ".join(problems) if problems else None
 
     def concurrency_of(self, name: str) -> int:
-        """How many of the backend's jobs run (or wait upstream) at once."""
+        """How many of the backend's jobs run (or wait upstream) at once.
+
+        An executor that knows its capacity (a cluster's worker threads) sets it; a
+        setting for the backend may only lower it.
+        """
+        info, executor = self._table[name]
         override = self._settings.backend_concurrency.get(name)
+        capacity = executor.capacity(name)
+        if capacity is not None:
+            return capacity if override is None else min(override, capacity)
         if override is not None:
             return override
-        info = self._table[name][0]
         return self._settings.concurrency if info.local else self._settings.ibm_in_flight
 
     def view(self, name: str) -> BackendView:

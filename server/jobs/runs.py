@@ -53,6 +53,7 @@ async def execute(
         result = await executor.run(job, await circuits(), reporter)
     except RetryLater as later:
         log.info("job %s goes back in the queue: %s", job.id, later.message)
+        await reporter.requeued()
         return Outcome(None, None, retry_at=later.until)
     except ExecutionError as error:
         failure = JobFailure(error.code, error.reason, error.message)
@@ -87,6 +88,11 @@ class Reporter:
 
     async def running(self) -> None:
         await self._change(to_state(JobState.RUNNING), EventType.STATE_CHANGED)
+
+    async def requeued(self) -> None:
+        """A job that had started is waiting in the gateway's queue again (its run was lost)."""
+        # A job refused before it ran is QUEUED still, and the move does not apply.
+        await self._change(to_state(JobState.QUEUED), EventType.STATE_CHANGED)
 
     async def queued(self, info: QueueInfo) -> None:
         def requeue(job: Job) -> Job | None:

@@ -72,12 +72,21 @@ def server_options(settings: Settings) -> tuple[tuple[str, int], ...]:
 
 
 def default_executors(settings: Settings) -> list[Executor]:
-    """Local simulators, and IBM Quantum's devices when an API key is configured."""
+    """Local simulators (in-process or on the simulator cluster), and IBM Quantum's devices
+    when an API key is configured."""
     from ibmq_gateway.server.executors.local.catalog import DEFAULT_FAKE_DEVICES
     from ibmq_gateway.server.executors.local.executor import LocalExecutor
 
     devices = DEFAULT_FAKE_DEVICES if settings.fake_devices is None else settings.fake_devices
-    executors: list[Executor] = [LocalExecutor(fake_devices=devices, max_workers=settings.workers)]
+    simulators: Executor
+    if settings.simulator_cluster:
+        # Imported only with the option: Dask is an extra.
+        from ibmq_gateway.server.executors.dask.executor import DaskExecutor
+
+        simulators = DaskExecutor.connecting_to(settings.simulator_cluster, devices)
+    else:
+        simulators = LocalExecutor(fake_devices=devices, max_workers=settings.workers)
+    executors: list[Executor] = [simulators]
     if settings.ibm_configured:
         # Imported only with an API key: IBM's client costs about a second to import.
         from ibmq_gateway.server.executors.ibm.executor import IbmExecutor

@@ -49,6 +49,7 @@ class Cluster:
         self._changed: Changed | None = None
         self._reporting = asyncio.Lock()
         self._watch: asyncio.Task[None] | None = None
+        self._closing: set[asyncio.Task[None]] = set()
 
     @property
     def threads(self) -> int:
@@ -88,16 +89,30 @@ class Cluster:
         client, self._client = self._client, None
         if client is not None:
             await _close(client, self._connect_timeout)
+        await asyncio.gather(*self._closing, return_exceptions=True)
 
     async def _keep_up(self) -> None:
         delay = RETRY_S[0]
         while True:
-            if self._client is None:
-                await asyncio.sleep(delay)
-                delay = RETRY_S[0] if await self._connect() else min(delay * 2, RETRY_S[1])
-            else:
-                await asyncio.sleep(self._watch_interval)
-                await self._check(self._client)
+            try:
+                delay = await self._step(delay)
+            except asyncio.CancelledError:
+                if _being_cancelled():
+                    raise
+                # distributed cancels its own pending calls when a client closes.
+            except Exception:
+                log.exception("the watch of the simulator cluster failed; it goes on")
+
+    async def _step(self, delay: float) -> float:
+        """Reaches the scheduler, or asks it about its workers; returns the next pause."""
+        if self._client is None:
+            await asyncio.sleep(delay)
+            return RETRY_S[0] if await self._connect() else min(delay * 2, RETRY_S[1])
+        await asyncio.sleep(self._watch_interval)
+        client = self._client  # a run may have dropped it meanwhile
+        if client is not None:
+            await self._check(client)
+        return RETRY_S[0]
 
     async def _connect(self) -> bool:
         # Imported here: the [server] install has no Dask, and only this option needs it.
@@ -147,7 +162,10 @@ class Cluster:
                 return  # dropped already
             self._client = None
             await self._report_locked(0, f"lost the simulator cluster at {self.address}: {reason}")
-        await _close(client, self._connect_timeout)
+        # In the background: a client whose scheduler is gone can take its whole timeout.
+        closing = asyncio.get_running_loop().create_task(_close(client, self._connect_timeout))
+        self._closing.add(closing)
+        closing.add_done_callback(self._closing.discard)
 
     async def _report(self, threads: int, problem: str | None) -> None:
         async with self._reporting:
@@ -165,8 +183,12 @@ class Cluster:
             await self._changed()
 
 
+def _being_cancelled() -> bool:
+    task = asyncio.current_task()
+    return task is not None and task.cancelling() > 0
+
+
 async def _close(client: Client, timeout: float) -> None:
-    # A client whose scheduler is gone can take its whole timeout to close; nothing is lost
-    # by not waiting longer, its futures are dropped already.
-    with contextlib.suppress(Exception):
+    # Nothing is lost by not waiting longer: the client's futures are dropped already.
+    with contextlib.suppress(Exception, asyncio.CancelledError):
         await asyncio.wait_for(client.close(timeout=timeout), timeout * 2)  # type: ignore[no-untyped-call]

@@ -97,6 +97,13 @@ class DaskExecutor(Executor):
         self._properties: dict[str, dict[str, Any]] = {}
         self._runs: dict[str, _Run] = {}
 
+    @classmethod
+    def connecting_to(
+        cls, address: str, fake_devices: Sequence[str] = DEFAULT_FAKE_DEVICES
+    ) -> DaskExecutor:
+        """An executor for the scheduler at ``address`` (``tcp://host:8786``)."""
+        return cls(Cluster(address), fake_devices)
+
     async def start(self, changed: Changed) -> None:
         """Reaches the scheduler (or keeps trying in the background)."""
         await self._cluster.start(changed)
