@@ -70,7 +70,7 @@ async def test_a_worker_killed_mid_job_has_its_chunks_run_again(
     in_process = LocalExecutor(fake_devices=(), max_workers=1)
     try:
         expected = await in_process.run(
-            make_job("aer_simulator", options=options), circuits, reporter
+            make_job("aer_simulator", options=options), circuits, RecordingReporter()
         )
     finally:
         await in_process.close()
