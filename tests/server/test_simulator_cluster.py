@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import time
 from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING
@@ -70,6 +72,49 @@ def test_jobs_run_on_the_cluster_whose_threads_set_each_backends_slots(
     job = submit(stubs, "aer_simulator", run_options=job_pb2.RunOptions(shots=100)).job
     final = wait_final(stubs, job.id)
     assert job_pb2.JobState.Name(final.state) == "JOB_STATE_COMPLETED"
+
+
+def test_cancel_of_a_running_job_frees_its_slot_at_once_and_it_stays_cancelled(
+    cluster_gateway: tuple[EmbeddedGateway, str],
+) -> None:
+    gateway, _ = cluster_gateway
+    stubs = connect(gateway.address)
+    options = job_pb2.RunOptions(shots=100)
+    job = submit(stubs, "aer_simulator", *[slow_job_circuit()] * 4, run_options=options).job
+    stream = watch(stubs, job.id, timeout=120)
+    follow_until(stream, "RUNNING")
+
+    stubs.jobs.CancelJob(job_service_pb2.CancelJobRequest(job_id=job.id), timeout=10)
+
+    assert backend(stubs).backend.status.pending_jobs == 0
+    assert follow_until(stream, "CANCELLED")[-1] == "CANCELLED"
+    # The next job runs on the freed workers; the cancelled one never turns DONE.
+    after = submit(stubs, "aer_simulator", run_options=options).job
+    assert job_pb2.JobState.Name(wait_final(stubs, after.id).state) == "JOB_STATE_COMPLETED"
+    assert state(stubs, job.id) == "CANCELLED"
+
+
+def test_a_gateway_without_the_option_never_imports_dask(tmp_path: Path) -> None:
+    script = (
+        "import asyncio, sys\n"
+        "from pathlib import Path\n"
+        "from ibmq_gateway.server.ops.app import Gateway\n"
+        "from ibmq_gateway.server.core.settings import Settings\n"
+        "async def main():\n"
+        "    settings = Settings(address='127.0.0.1:0', state_dir=Path(sys.argv[1]),"
+        " fake_devices=())\n"
+        "    gateway = Gateway(settings)\n"
+        "    await gateway.start()\n"
+        "    await gateway.stop()\n"
+        "if __name__ == '__main__':\n"
+        "    asyncio.run(main())\n"
+        "    print(sorted({'dask', 'distributed'} & set(sys.modules)))\n"
+    )
+    outcome = subprocess.run(
+        [sys.executable, "-c", script, str(tmp_path / "state")],
+        capture_output=True, text=True, timeout=120, check=True,
+    )  # fmt: skip
+    assert outcome.stdout.strip().splitlines()[-1] == "[]"
 
 
 def test_slots_follow_workers_joining_the_cluster(tmp_path: Path) -> None:
