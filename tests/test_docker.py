@@ -119,14 +119,35 @@ def test_compose_runs_the_gateway_with_health_and_state() -> None:
     assert gateway["env_file"] == [{"path": "gateway.env", "required": False}]
     assert gateway["restart"] == "unless-stopped"
     assert any(port.endswith(":50051:50051") for port in gateway["ports"])
-    # PostgreSQL is an option (IBMQ_GATEWAY_DATABASE): it starts only with its profile.
-    assert compose["services"]["postgres"]["profiles"] == ["postgres"]
+    # PostgreSQL is an option (IBMQ_GATEWAY_DATABASE): it starts only with a profile.
+    assert compose["services"]["postgres"]["profiles"] == ["postgres", "replicas"]
+
+
+def test_compose_profiles_add_a_replica_and_a_dask_cluster() -> None:
+    services = _yaml_as_json((DOCKER / "compose.yaml").read_text())["services"]
+    first, second = services["gateway"], services["gateway-2"]
+    assert second["profiles"] == ["replicas"]
+    assert second["depends_on"] == {"postgres": {"condition": "service_healthy"}}
+    # The same image, settings and health as the first; a port and a state of its own.
+    for key in ("image", "env_file", "healthcheck", "restart"):
+        assert second[key] == first[key]
+    assert second["ports"] != first["ports"]
+    assert second["volumes"] == ["gateway-2-state:/var/lib/ibmq-gateway"]
+    scheduler, worker = services["dask-scheduler"], services["dask-worker"]
+    assert scheduler["profiles"] == worker["profiles"] == ["dask"]
+    assert scheduler["image"] == worker["image"] == first["image"]
+    assert scheduler["entrypoint"] == ["dask", "scheduler"]
+    assert "8786" in scheduler["command"]
+    assert worker["command"][0] == "tcp://dask-scheduler:8786"
+    # The image the workers run has Dask: the dask extra is installed beside the server's.
+    install = [rest for keyword, rest in _instructions() if keyword == "RUN" and ".whl" in rest]
+    assert install and "[server,postgres,dask]" in install[0]
 
 
 def test_docker_compose_accepts_the_file() -> None:
     if _run("docker", "compose", "version").returncode != 0:
         pytest.skip("the docker compose plugin is not installed")
-    for profile in ([], ["--profile", "postgres"]):
+    for profile in ([], *(["--profile", name] for name in ("postgres", "replicas", "dask"))):
         outcome = _run("docker", "compose", "-f", "docker/compose.yaml", *profile, "config", "-q")
         assert outcome.returncode == 0, outcome.stderr
 
