@@ -38,7 +38,9 @@ def local_cluster(workers: int = 2) -> Iterator[str]:
         threads_per_worker=1,
         processes=True,
         host="127.0.0.1",
-        dashboard_address=None,
+        # Its HTTP server still listens with no dashboard, on 8787 unless told: a port of
+        # its own keeps two clusters of one run from clashing there.
+        dashboard_address="127.0.0.1:0",
     )
     try:
         yield cluster.scheduler_address
@@ -59,7 +61,14 @@ class ClusterProcesses:
     def start_scheduler(self) -> None:
         """Starts ``dask scheduler`` on the port and waits until it accepts connections."""
         self._scheduler = self._spawn(
-            "scheduler", "--host", "127.0.0.1", "--port", str(self.port), "--no-dashboard"
+            "scheduler",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(self.port),
+            "--no-dashboard",
+            "--dashboard-address",
+            "127.0.0.1:0",
         )
         deadline = time.monotonic() + START_TIMEOUT_S
         while time.monotonic() < deadline:
