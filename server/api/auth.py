@@ -27,6 +27,7 @@ from ibmq_gateway.server.api.peers import FailureThrottle, peer_host
 from ibmq_gateway.server.api.wrapping import BehaviourInterceptor, Stream, Unary
 from ibmq_gateway.server.core.errors import UnauthenticatedError
 from ibmq_gateway.server.core.model import User
+from ibmq_gateway.server.store import DuplicateUserError
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -170,7 +171,12 @@ async def ensure_admin(store: JobStore, state_dir: Path, token: str | None) -> N
         return
     token = token or new_token()
     admin = User("admin", "local", "local", "local", datetime.now(UTC), admin=True)
-    await store.add_user(admin, token_digest(token))
+    try:
+        await store.add_user(admin, token_digest(token))
+    except DuplicateUserError:
+        # Replicas started together on an empty database: one of them made it first.
+        log.info("user 'admin' was just created by another replica; its token is there")
+        return
     path = state_dir / ADMIN_TOKEN_FILE
     _write_private(path, token + "\n")
     log.info("no users yet: created user 'admin'; its token is in %s", path)

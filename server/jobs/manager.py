@@ -16,6 +16,7 @@ import contextlib
 import contextvars
 import dataclasses
 import functools
+import itertools
 import logging
 import time
 from collections import defaultdict
@@ -76,6 +77,7 @@ _WAKE_FLOOR_S = 0.05
 _ADMISSION_STEPS = (JobState.VALIDATING, JobState.VALIDATED)
 _RETRY_FIRST_S = 0.1
 _RETRY_LAST_S = 2.0
+_RPC_STALE_TRIES = 5
 _IN_BACKGROUND = contextvars.ContextVar("in_background", default=False)
 """True in the manager's own tasks, whose writes wait out a database outage."""
 _T = TypeVar("_T")
@@ -101,18 +103,75 @@ class JobManager:
         self._write = asyncio.Lock()
         self._submitting: defaultdict[str, asyncio.Lock] = defaultdict(asyncio.Lock)
         self._quotas = Quotas.from_settings(settings)
+        self._leading = True
+        """Whether this gateway runs jobs (admits, queues, runs); replicas that do not only
+        store submissions, cancels and updates, which the leading one then acts on."""
+        self._creating: set[str] = set()
+        """Ids of jobs this gateway is storing right now (their event may come back first)."""
 
     # -- start and stop ---------------------------------------------------------------
 
-    async def start(self) -> None:
-        """Starts the executors, reloads unfinished jobs and resumes each where it stood."""
+    async def start(self, *, leading: bool = True) -> None:
+        """Starts the executors and reloads unfinished jobs; if ``leading``, resumes each
+        where it stood (else another replica runs them)."""
         for job in await self._store.jobs_in_states(ACTIVE_STATES):
             self._active[job.id] = job
         for executor in self._routes.executors:
             await executor.start(self._executors_changed)
         self._routes.refresh()
-        await self._recover(list(self._active.values()))
+        self._leading = leading
+        if leading:
+            await self._recover(list(self._active.values()))
         self._spawn(self._prune_periodically())
+
+    @property
+    def leading(self) -> bool:
+        """Whether this gateway runs the jobs now."""
+        return self._leading
+
+    async def lead(self) -> None:
+        """Takes over running every job, as after a restart (the replica that ran them died
+        or lost the database)."""
+        if self._leading:
+            return
+        self._leading = True
+        self._active = {job.id: job for job in await self._store.jobs_in_states(ACTIVE_STATES)}
+        await self._recover(list(self._active.values()))
+
+    def stand_by(self) -> None:
+        """Stops running jobs at once, writing nothing: another replica may run them now."""
+        if not self._leading:
+            return
+        self._leading = False
+        for task in (*self._runs.values(), *self._wakeups.values()):
+            task.cancel()
+        self._runs.clear()
+        self._wakeups.clear()
+        self._parsed.clear()
+        self._scheduler.clear()
+
+    def observe(self, events: Sequence[JobEvent]) -> None:
+        """Learns of commits of every replica (shared stores), in revision order.
+
+        Its own come back too and are skipped. The leading replica admits jobs others
+        stored and stops the runs of jobs others cancelled.
+        """
+        for event in events:
+            job, known = event.job, self._active.get(event.job_id)
+            if event.job_id in self._creating or (known and job.sequence <= known.sequence):
+                continue
+            if known is None and job.state != JobState.CREATING:
+                continue  # a final job this gateway already forgot, or one it never held
+            if job.provider_job_id and not (known and known.provider_job_id):
+                age = (datetime.now(UTC) - event.time).total_seconds()
+                self._routes.count_remote_submission(age)
+            self._hold(job)
+            if not self._leading:
+                continue
+            if known is None:
+                self._spawn(self._admit(job.id))
+            elif job.state == JobState.CANCELLED:
+                self._spawn(self._stop_cancelled(known))
 
     def on_change(self, listener: Changed) -> None:
         """Calls ``listener`` whenever backends appear or an upstream's health changes."""
@@ -154,21 +213,24 @@ class JobManager:
         # submission of theirs, or both could pass the active-jobs quota.
         async with self._submitting[owner.name]:
             self._quotas.check_submission(owner, submission, self._active_jobs_of(owner.name))
+            job = transitions.new_job(submission, owner)
+            self._creating.add(job.id)
             try:
                 event = await self._store.create_job(
-                    transitions.new_job(submission, owner),
-                    submission.circuits,
-                    transitions.request_key(submission, owner.name),
+                    job, submission.circuits, transitions.request_key(submission, owner.name)
                 )
             except DuplicateRequestError:
                 event = None
+            finally:
+                self._creating.discard(job.id)
             if event is not None:
                 self._active[event.job.id] = event.job
         if event is None:
             # Another call with the same request id won the race; answer like a retry.
             return await self.submit(submission, owner, request_bytes)
-        self._parsed[event.job.id] = circuits
-        self._spawn(self._admit(event.job.id))
+        if self._leading:  # else the leading replica admits it when it hears of it
+            self._parsed[event.job.id] = circuits
+            self._spawn(self._admit(event.job.id))
         return event.job, False
 
     def _active_jobs_of(self, owner: str) -> int:
@@ -180,19 +242,25 @@ class JobManager:
         cancelled = await self._change(job_id, to_state(JobState.CANCELLED))
         if cancelled is None:
             raise transitions.already_final(await self.get(job_id))
+        if self._leading:
+            await self._stop_cancelled(job)
+        return cancelled
+
+    async def _stop_cancelled(self, job: Job) -> None:
+        """Takes a cancelled job off its queue or stops its run, wherever it is."""
+        job_id = job.id
         if job.backend not in self._routes:  # parked until its upstream is back
             self._unrouted.discard(job_id)
             for executor in self._routes.executors:
                 if executor.resumes_runs:  # one of them may hold it: each checks
                     await executor.cancel(job)
-            return cancelled
+            return
         self._scheduler.remove(job.backend, job_id)
         run = self._runs.pop(job_id, None)
         if run is not None:
             run.cancel()
             await self._routes.executor(job.backend).cancel(job)
         await self._dispatch(job.backend)
-        return cancelled
 
     async def update(
         self, job_id: str, name: str | None, tags: tuple[str, ...] | None, user: User
@@ -301,6 +369,8 @@ class JobManager:
 
     async def _dispatch(self, backend: str) -> None:
         """Starts jobs in free slots, then tells waiting jobs where they stand."""
+        if not self._leading:
+            return  # an admission under way when this replica stood by ends here
         for job_id in self._scheduler.start_next(backend):
             self._runs[job_id] = self._spawn(self._run(job_id))
         self._wake_when_allowed(backend)
@@ -404,11 +474,14 @@ class JobManager:
         re-applied, or dropped if it no longer applies.
         """
         delay = _RETRY_FIRST_S
-        while True:
+        for attempt in itertools.count(1):
             try:
                 return await write()
             except (DatabaseUnavailableError, StaleJobError) as error:
-                if not _IN_BACKGROUND.get():
+                # Another replica's write can also make this one stale; an RPC re-reads
+                # and tries again a few times, as background work always does.
+                stale_again = isinstance(error, StaleJobError) and attempt < _RPC_STALE_TRIES
+                if not (_IN_BACKGROUND.get() or stale_again):
                     raise
                 log.warning("a job write failed, retrying in %.1f s: %s", delay, error)
                 await asyncio.sleep(delay)
@@ -416,6 +489,7 @@ class JobManager:
                 if job_id:
                     with contextlib.suppress(DatabaseUnavailableError):
                         self._hold(await self._store.get_job(job_id))
+        raise AssertionError("unreachable")
 
     def _remember(self, events: Sequence[JobEvent]) -> None:
         for event in events:

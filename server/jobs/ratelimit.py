@@ -43,6 +43,15 @@ class RateLimit:
         self._taken.append(now)
         return True
 
+    def record(self, moment: float) -> None:
+        """Counts a take made elsewhere at ``moment`` (on this clock), e.g. by another replica.
+
+        Takes are recorded in the order they were made; one older than the newest counts as
+        the newest, which errs on the side of sending later.
+        """
+        newest = self._taken[-1] if self._taken else -math.inf
+        self._taken.append(max(moment, newest))
+
     def block_until(self, moment: float) -> None:
         """Allows nothing before ``moment`` (e.g. IBM's Retry-After); a later block wins."""
         self._blocked_until = max(self._blocked_until, moment)

@@ -63,6 +63,12 @@ class Routes:
                 self._scheduler.add_backend(info.name, self.concurrency_of(info.name), limit)
         return added
 
+    def count_remote_submission(self, seconds_ago: float) -> None:
+        """Counts a job another replica sent upstream against the team's submission limit,
+        so a replica that takes over does not send past it within the same minute."""
+        limit = self._remote_submissions
+        limit.record(limit.now() - max(seconds_ago, 0.0))
+
     def __contains__(self, name: str) -> bool:
         return name in self._table
 

@@ -102,6 +102,15 @@ class Scheduler:
         waited = queue.waiting.pop(job_id, None) is not None
         return queue.running.pop(job_id, None) is not None or waited
 
+    def clear(self) -> None:
+        """Forgets every waiting and running job (another replica runs them now).
+
+        Backends keep their slots, limits and averages.
+        """
+        for queue in self._queues.values():
+            queue.waiting.clear()
+            queue.running.clear()
+
     def start_next(self, backend: str) -> list[str]:
         """Moves waiting jobs into free slots and returns their ids, in start order.
 

@@ -22,11 +22,13 @@ from ibmq_gateway.server.executors.base import Executor
 from ibmq_gateway.server.jobs.manager import JobManager
 from ibmq_gateway.server.ops import tls
 from ibmq_gateway.server.ops.database_watch import watch_database
+from ibmq_gateway.server.ops.leadership import follow_leadership
 from ibmq_gateway.server.ops.logs import RpcLog
 from ibmq_gateway.server.ops.metrics import GatewayMetrics
 from ibmq_gateway.server.store.choice import store_for, where
 from ibmq_gateway.server.streams.events import EventBus
 from ibmq_gateway.server.streams.feeds import Feeds
+from ibmq_gateway.server.streams.follower import LogFollower
 from ibmq_gateway.v1 import (
     backend_service_pb2,
     backend_service_pb2_grpc,
@@ -106,7 +108,9 @@ class Gateway:
         self._health = health.aio.HealthServicer()  # type: ignore[attr-defined]
         self.metrics = GatewayMetrics()
         self.port = 0
-        self._database_watch: asyncio.Task[None] | None = None
+        self._watches: list[asyncio.Task[None]] = []
+        """The database probe, and on a shared store the log follower and leadership."""
+        self._follower: LogFollower | None = None
         self.metrics_port: int | None = None
         """Port of the /metrics endpoint, once started (None: no endpoint)."""
 
@@ -124,7 +128,10 @@ class Gateway:
         executors = self._executors or default_executors(self.settings)
         self.manager = JobManager(self.store, executors, self.settings)
         self.manager.on_change(self._report_upstreams)
-        await self.manager.start()
+        await self.manager.start(leading=await self.store.lead())
+        if self._follower is not None:
+            self._watches.append(loop.create_task(self._follower.run()))
+            self._watches.append(loop.create_task(follow_leadership(self.store, self.manager)))
         self.metrics.follow(loop, self.manager, self.bus)
         self._server = self._build_server()
         try:
@@ -139,7 +146,7 @@ class Gateway:
         await self._server.start()
         await self._set_serving(health_pb2.HealthCheckResponse.SERVING)
         await self._report_upstreams()
-        self._database_watch = loop.create_task(watch_database(self.store, self._report_database))
+        self._watches.append(loop.create_task(watch_database(self.store, self._report_database)))
         log.info("gateway listening on %s (%s)", self.address, tls.transport(self.settings))
         return self.port
 
@@ -163,8 +170,9 @@ class Gateway:
         # elsewhere at once instead of waiting out the grace period.
         self.bus.close()
         await self._server.stop(self.settings.shutdown_grace)
-        if self._database_watch is not None:
-            self._database_watch.cancel()
+        for watch in self._watches:
+            watch.cancel()
+        await asyncio.gather(*self._watches, return_exceptions=True)
         await self.manager.stop()
         await self.store.close()
         await self.metrics.close()
@@ -173,17 +181,35 @@ class Gateway:
 
     async def _open_store(self) -> None:
         self.settings.state_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
-        self.store = store_for(self.settings, on_commit=self._committed, serving=True)
+        self.store = store_for(self.settings, on_commit=self._committed)
         await self.store.open()
         log.info("state in %s", where(self.settings))
+        if self.store.shared:
+            start = await self.store.latest_revision()
+            self._follower = LogFollower(self.store, self._followed, start)
         await ensure_admin(self.store, self.settings.state_dir, self.settings.bootstrap_token)
-        # Before the manager starts, nothing changes jobs: the tally starts exact.
+        # Before the manager starts, this gateway changes no job: alone on its store, the
+        # tally starts exact. Replicas may commit between the revision and this read;
+        # the tally of a shared store can be off by what they commit in that instant.
         self.metrics.jobs.seed(await self.store.jobs_in_states(ACTIVE_STATES))
 
     def _committed(self, events: list[JobEvent]) -> None:
-        """The store's commit hook (on its writer thread): streams and metrics follow."""
+        """The store's commit hook (on its writer thread): streams and metrics follow.
+
+        On a shared store they follow the log instead, which holds every replica's commits
+        in one order; this commit only wakes its reader.
+        """
+        if self._follower is not None:
+            self._follower.wake()
+            return
         self.bus.publish_threadsafe(events)
         self.metrics.jobs.observe(events)
+
+    def _followed(self, events: list[JobEvent]) -> None:
+        """Every replica's commits, in revision order (shared stores)."""
+        self.bus.publish(events)
+        self.metrics.jobs.observe(events)
+        self.manager.observe(events)
 
     def _serve_metrics(self) -> None:
         if self.settings.metrics_port is None:

@@ -6,7 +6,7 @@ a job append its event in the same transaction, so the log and the jobs never di
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import AsyncGenerator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
@@ -151,8 +151,23 @@ class JobStore(Protocol):
 
         Raises:
             DatabaseUnavailableError: it cannot be reached now.
-            StoreError: another gateway took this one's place on the database.
         """
+
+    @property
+    def shared(self) -> bool:
+        """Whether other gateways (replicas) write to this store too."""
+
+    async def lead(self) -> bool:
+        """Whether this gateway runs the jobs now, taking the part if no other replica has it.
+
+        Asked again and again: the answer changes when a replica dies or loses the database.
+
+        Raises:
+            DatabaseUnavailableError: the database cannot be reached now.
+        """
+
+    def commits(self) -> AsyncGenerator[None, None]:
+        """Yields whenever another replica may have committed (``shared`` stores only)."""
 
     async def latest_revision(self) -> int:
         """The highest revision ever assigned (0 for an empty log)."""

@@ -19,13 +19,8 @@ POSTGRES_EXTRA = "pip install 'ibmq-gateway[postgres]'"
 def store_for(
     settings: Settings,
     on_commit: Callable[[list[JobEvent]], None] | None = None,
-    *,
-    serving: bool = False,
 ) -> JobStore:
     """The unopened store of ``settings``; ``on_commit`` as the stores document it.
-
-    ``serving``: for a gateway (not an administration command), which must be the only one
-    on a PostgreSQL database until replicas share one.
 
     Raises:
         StoreError: A PostgreSQL database is named but its driver is not installed.
@@ -43,7 +38,7 @@ def store_for(
         raise StoreError(
             f"a PostgreSQL database needs its driver ({error.name} is missing): {POSTGRES_EXTRA}"
         ) from None
-    return PostgresJobStore(settings.database, on_commit=on_commit, sole_gateway=serving)
+    return PostgresJobStore(settings.database, on_commit=on_commit)
 
 
 def where(settings: Settings) -> str:

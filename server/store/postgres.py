@@ -1,5 +1,7 @@
 """The store of several replicas: one PostgreSQL database (psycopg 3, async, pooled).
 
+Which replica runs the jobs, and how the others hear of commits: ``postgres_replicas``.
+
 Reads share a pool of connections. Writes of this process go one at a time (an asyncio
 lock) and are handed to the commit hook in commit order, as the SQLite store's are; writes
 of other replicas are ordered against them by the database (``postgres_sql``).
@@ -11,7 +13,7 @@ import asyncio
 import contextlib
 import logging
 import re
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Concatenate, ParamSpec, TypeVar
 
@@ -20,7 +22,13 @@ import sqlalchemy.exc
 from psycopg_pool import AsyncConnectionPool, PoolTimeout
 
 from ibmq_gateway.server.core.errors import DatabaseUnavailableError
-from ibmq_gateway.server.store import listing, postgres_people, postgres_sql, schema
+from ibmq_gateway.server.store import (
+    listing,
+    postgres_people,
+    postgres_replicas,
+    postgres_sql,
+    schema,
+)
 from ibmq_gateway.server.store.base import StoreError
 from ibmq_gateway.server.store.codec import to_micros
 from ibmq_gateway.server.store.listing import POSTGRES, listing_sql
@@ -62,17 +70,10 @@ class PostgresJobStore:
         *,
         on_commit: CommitHook | None = None,
         pool_size: int = 8,
-        sole_gateway: bool = False,
     ) -> None:
-        """Prepares the store (``open`` connects) for a ``postgresql://`` URL.
-
-        ``sole_gateway``: this store serves a gateway, which must be the only one on the
-        database: its queue and stream fan-out live in its memory, so a second gateway
-        would run the same jobs. ``open`` refuses while another holds the database.
-        """
+        """Prepares the store (``open`` connects) for a ``postgresql://`` URL."""
         self._url = url
-        self._sole_gateway = sole_gateway
-        self._holder: Connection | None = None
+        self._dispatch = postgres_replicas.DispatchLock(url)
         self._on_commit = on_commit
         self._pool_size = pool_size
         self._pool: AsyncConnectionPool[Connection] | None = None
@@ -101,8 +102,6 @@ class PostgresJobStore:
             place = describe_postgres(self._url)
             raise StoreError(f"cannot reach {place}: {_reason(error)}") from None
         try:
-            if self._sole_gateway:
-                self._holder = await _hold_as_sole_gateway(self._url)
             async with pool.connection() as db:
                 self._epoch = await postgres_sql.prepare(db)
         except BaseException:
@@ -115,9 +114,7 @@ class PostgresJobStore:
         if pool is not None:
             async with self._write_lock:  # lets a write under way finish
                 await pool.close()
-        holder, self._holder = self._holder, None
-        if holder is not None:
-            await holder.close()  # and with it the lock
+        await self._dispatch.release()
 
     async def create_job(
         self, job: Job, circuits: Sequence[CircuitSource], key: RequestKey | None
@@ -222,7 +219,7 @@ class PostgresJobStore:
             self._url,
             min_size=1,
             max_size=self._pool_size,
-            kwargs={"autocommit": True},
+            kwargs={"autocommit": True, "application_name": postgres_replicas.application_name()},
             # A connection the database dropped (restart, pg_terminate_backend) is found
             # and replaced before a call gets it, so the store recovers by itself.
             check=AsyncConnectionPool.check_connection,
@@ -256,6 +253,7 @@ class PostgresJobStore:
         async with self._write_lock:
             async with self._connection() as db, db.transaction():
                 events = await work(db, *args, **kwargs)
+                await postgres_replicas.notify(db)
             self._publish(events)
             # A hook hands events on with call_soon(_threadsafe); one turn of the loop lets
             # that run before the write returns, as it does with the SQLite store.
@@ -273,28 +271,21 @@ class PostgresJobStore:
             raise self._unreachable(error) from None
 
     async def ping(self) -> None:
-        """Raises ``DatabaseUnavailableError`` unless the database answers.
-
-        A serving gateway's lock lives on its own connection; if the database dropped that
-        one, the lock is taken again (``StoreError`` if another gateway took it meanwhile).
-        """
+        """Raises ``DatabaseUnavailableError`` unless the database answers."""
         await self._read(postgres_sql.ping)
-        if self._sole_gateway and not await self._still_holding():
-            try:
-                self._holder = await _hold_as_sole_gateway(self._url)
-            except psycopg.OperationalError as error:
-                raise self._unreachable(error) from None
 
-    async def _still_holding(self) -> bool:
-        if self._holder is None:
-            return False
-        try:
-            await self._holder.execute("SELECT 1")
-        except psycopg.OperationalError:
-            await self._holder.close()
-            self._holder = None
-            return False
+    @property
+    def shared(self) -> bool:
         return True
+
+    async def lead(self) -> bool:
+        try:
+            return await self._dispatch.hold()
+        except psycopg.OperationalError as error:
+            raise self._unreachable(error) from None
+
+    def commits(self) -> AsyncGenerator[None, None]:
+        return postgres_replicas.commits(self._url)
 
     def _unreachable(self, error: BaseException) -> DatabaseUnavailableError:
         return DatabaseUnavailableError(
@@ -309,24 +300,6 @@ class PostgresJobStore:
             self._on_commit(list(events))
         except Exception:
             logger.exception("on_commit failed for %d committed events", len(events))
-
-
-_SOLE_GATEWAY_LOCK = 0x6967_7773_6F6C  # any constant; the advisory lock of the serving gateway
-
-
-async def _hold_as_sole_gateway(url: str) -> Connection:
-    """A connection holding the database's gateway lock, for as long as it stays open."""
-    holder = await psycopg.AsyncConnection.connect(url, autocommit=True)
-    cursor = await holder.execute("SELECT pg_try_advisory_lock(%s)", (_SOLE_GATEWAY_LOCK,))
-    row = await cursor.fetchone()
-    if row is None or not row[0]:
-        await holder.close()
-        raise StoreError(
-            f"another gateway is serving {describe_postgres(url)}: one gateway per database "
-            "for now (replicas that share one are not supported yet); stop it, or use "
-            "another database"
-        )
-    return holder
 
 
 async def _created(

@@ -11,7 +11,7 @@ import asyncio
 import logging
 import re
 import sqlite3
-from collections.abc import Callable, Sequence
+from collections.abc import AsyncGenerator, Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 from functools import partial
@@ -185,6 +185,18 @@ class SqliteJobStore:
 
     async def ping(self) -> None:
         """A local file has no connection to lose."""
+
+    @property
+    def shared(self) -> bool:
+        return False  # one gateway owns the file
+
+    async def lead(self) -> bool:
+        return True
+
+    async def commits(self) -> AsyncGenerator[None, None]:
+        """Never yields: no other process writes the file."""
+        await asyncio.Event().wait()
+        yield
 
     async def latest_revision(self) -> int:
         """The highest revision ever assigned (0 for an empty log)."""

@@ -1,0 +1,36 @@
+"""Which replica runs the jobs, asked of the database every second.
+
+The leading replica runs admission, queues, runs and IBM polling; the others serve the API
+and streams and leave the work to it. When it dies (its lock's connection closes with it)
+another takes over within about a second and resumes every unfinished job exactly as a
+restart does; a replica that lost its hold on the database stops its runs first.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from ibmq_gateway.server.core.errors import DatabaseUnavailableError
+from ibmq_gateway.server.jobs.manager import JobManager
+from ibmq_gateway.server.store import JobStore
+
+log = logging.getLogger(__name__)
+
+ASK_EVERY_S = 1.0
+
+
+async def follow_leadership(store: JobStore, manager: JobManager) -> None:
+    """Keeps ``manager`` leading exactly while ``store`` says this replica leads."""
+    while True:
+        await asyncio.sleep(ASK_EVERY_S)
+        try:
+            leading = await store.lead()
+        except DatabaseUnavailableError:
+            leading = False  # the lock may be gone with its connection: run nothing
+        if leading and not manager.leading:
+            log.info("this replica runs the jobs now")
+            await manager.lead()
+        elif not leading and manager.leading:
+            log.warning("this replica stopped running jobs: another may run them now")
+            manager.stand_by()
