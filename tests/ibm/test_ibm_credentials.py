@@ -23,8 +23,8 @@ from ibmq_gateway.v1 import backend_service_pb2, job_pb2, job_service_pb2
 from tests.helpers import connect, submit, wait_final
 from tests.ibm.fake import FakeIBM
 from tests.ibm.helpers import IBM_DEVICE, bell_for
+from tests.processes import free_port
 from tests.server.test_credentials import MARKER
-from tests.server.test_process import _free_port
 
 pytestmark = pytest.mark.filterwarnings("ignore:The SamplerV2 class is deprecated")
 
@@ -87,7 +87,7 @@ def fake_ibm_with_marker(fake_ibm: FakeIBM) -> FakeIBM:
 def test_the_ibm_key_leaves_no_trace(fake_ibm_with_marker: FakeIBM, tmp_path: Path) -> None:
     fake = fake_ibm_with_marker
     state, log = tmp_path / "state", tmp_path / "gateway.log"
-    address = f"127.0.0.1:{_free_port()}"
+    address = f"127.0.0.1:{free_port()}"
     environ = {
         **os.environ,
         **fake.environ(),

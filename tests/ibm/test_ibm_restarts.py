@@ -12,7 +12,7 @@ from tests.helpers import connect, submit, wait_final
 from tests.ibm.conftest import ibm_settings
 from tests.ibm.helpers import IBM_DEVICE as DEVICE
 from tests.ibm.helpers import bell_for, provider_id, submit_to_ibm, tagged, until
-from tests.server.test_process import Served, _free_port
+from tests.processes import Served, free_port
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -44,7 +44,7 @@ def test_a_job_waiting_at_ibm_is_reattached_after_a_restart(
 def test_a_gateway_killed_while_sending_finds_the_job_by_its_tag(
     fake_ibm: FakeIBM, tmp_path: Path
 ) -> None:
-    state, port = tmp_path / "state", _free_port()
+    state, port = tmp_path / "state", free_port()
     settings = ibm_settings(state, fake_ibm)
     environ = {
         "IBMQ_GATEWAY_FAKE_DEVICES": "",
@@ -53,7 +53,7 @@ def test_a_gateway_killed_while_sending_finds_the_job_by_its_tag(
         "IBMQ_GATEWAY_IBM_URL": str(settings.ibm_url),
         **fake_ibm.environ(),
     }
-    served = Served(state, port, **environ)
+    served = Served(state, port, env=environ)
     try:
         stubs = connect(served.address)
         circuit = bell_for(served.address)
@@ -66,7 +66,7 @@ def test_a_gateway_killed_while_sending_finds_the_job_by_its_tag(
         until(lambda: tagged(fake_ibm, job.id), "IBM created the job", timeout=15)
         # The fake records a call once its answer is made, a moment after creating the job.
         until(lambda: fake_ibm.count("POST /jobs") == 1, "the POST is answered")
-        served = Served(state, port, **environ)
+        served = Served(state, port, env=environ)
         stubs = connect(served.address)
         final = wait_final(stubs, job.id)
     finally:

@@ -3,6 +3,7 @@ commands an operator runs against the database."""
 
 from __future__ import annotations
 
+import asyncio
 import os
 import subprocess
 import sys
@@ -14,8 +15,10 @@ import pytest
 from qiskit import QuantumCircuit
 
 from ibmq_gateway.client import GatewayProvider
+from ibmq_gateway.server.api.auth import ADMIN_TOKEN_FILE, ensure_admin, token_digest
 from ibmq_gateway.server.ops.embedded import EmbeddedGateway
 from ibmq_gateway.server.store import schema
+from ibmq_gateway.server.store.postgres import PostgresJobStore
 from ibmq_gateway.v1 import job_pb2
 from tests.conftest import gateway_settings
 from tests.helpers import connect, states_until_final, submit, watch
@@ -114,15 +117,40 @@ def test_serve_refuses_a_database_that_is_not_postgresql(tmp_path: Path) -> None
     assert "postgresql://" in outcome.stderr
 
 
-def test_a_second_gateway_on_the_same_database_is_refused(
+def test_a_second_gateway_on_the_same_database_is_a_replica_of_the_first(
     gateway: EmbeddedGateway, database: str, tmp_path: Path
 ) -> None:
-    outcome = _command(
-        "serve", "--address", "127.0.0.1:0", "--state-dir", str(tmp_path), "--database", database
-    )
-    assert outcome.returncode == 1
-    assert "another gateway is serving PostgreSQL" in outcome.stderr
+    settings = gateway_settings(tmp_path / "replica", database=database)
+    with EmbeddedGateway(settings) as replica:
+        assert gateway.gateway is not None and replica.gateway is not None
+        assert gateway.gateway.manager.leading and not replica.gateway.manager.leading
+        stubs = connect(replica.address)
+        submitted = submit(stubs)  # stored by the replica, run by the leading gateway
+        states = states_until_final(stubs, submitted.job.id, submitted.resume_token)
+        stubs.close()
+    # The token of the submission is past CREATING: the stream goes on from there.
+    assert states == ["VALIDATING", "VALIDATED", "QUEUED", "RUNNING", "COMPLETED"]
     # Administration commands still work beside the serving gateway.
     listed = _command("users", "list", "--state-dir", str(tmp_path), "--database", database)
     assert listed.returncode == 0
     assert listed.stdout.splitlines()[-1].split()[0] == "admin"
+
+
+async def test_replicas_starting_together_on_an_empty_database_make_one_admin(
+    database: str, tmp_path: Path
+) -> None:
+    store = PostgresJobStore(database)
+    await store.open()
+    try:
+        state_dirs = [tmp_path / name for name in ("first", "second")]
+        for state_dir in state_dirs:
+            state_dir.mkdir()
+        # Both find no users, then both add the admin: one of them is second.
+        await asyncio.gather(*(ensure_admin(store, state_dir, None) for state_dir in state_dirs))
+        assert [user.name for user in await store.list_users()] == ["admin"]
+        written = [d / ADMIN_TOKEN_FILE for d in state_dirs if (d / ADMIN_TOKEN_FILE).exists()]
+        assert len(written) == 1
+        token = written[0].read_text().strip()
+        assert await store.user_by_token(token_digest(token)) is not None
+    finally:
+        await store.close()

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -19,43 +18,8 @@ from ibmq_gateway.v1 import job_pb2, job_service_pb2
 from tests.conftest import TEST_TOKEN
 from tests.helpers import connect, slow_job_circuit, submit, wait_final, watch
 from tests.postgres import fresh_database
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
-class Served:
-    """An ``ibmq-gateway serve`` process on a free port."""
-
-    def __init__(self, state_dir: Path, port: int, **env: str) -> None:
-        self.address = f"127.0.0.1:{port}"
-        environ = {**os.environ, "IBMQ_GATEWAY_FAKE_DEVICES": "fake_manila", **env}
-        command = [
-            sys.executable,
-            "-m",
-            "ibmq_gateway.server.cli",
-            "serve",
-            "--address",
-            self.address,
-            "--state-dir",
-            str(state_dir),
-        ]
-        self.process = subprocess.Popen(
-            command, env=environ, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
-        )
-        self._wait_healthy()
-
-    def _wait_healthy(self) -> None:
-        channel = grpc.insecure_channel(self.address)
-        grpc.channel_ready_future(channel).result(timeout=60)
-        channel.close()
-
-    def stop(self, signum: int) -> int:
-        self.process.send_signal(signum)
-        return self.process.wait(timeout=30)
+from tests.processes import Served
+from tests.processes import free_port as _free_port
 
 
 @pytest.fixture
@@ -64,7 +28,7 @@ def serve():
     started: list[Served] = []
 
     def start(state_dir: Path, port: int, **env: str) -> Served:
-        started.append(Served(state_dir, port, **env))
+        started.append(Served(state_dir, port, env=env))
         return started[-1]
 
     yield start
