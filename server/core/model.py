@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any, Literal
 
@@ -38,6 +38,10 @@ class RunOptions:
     """Any other run configuration, passed through to the backend."""
 
 
+ESTIMATE_NEWS_S = 2.0
+"""The least move of an estimated start that is worth an event (``QueueInfo.moved_since``)."""
+
+
 @dataclass(frozen=True)
 class QueueInfo:
     """Where a queued job stands; every field may be unknown."""
@@ -48,13 +52,19 @@ class QueueInfo:
     estimated_complete: datetime | None = None
     scope: QueueScope = "gateway"
 
-    def moved_since(self, before: QueueInfo | None) -> bool:
-        """Whether this estimate is worth an event after ``before`` (position or 1 s+)."""
+    def moved_since(self, before: QueueInfo | None, now: datetime | None = None) -> bool:
+        """Whether this estimate is worth an event after ``before``: a new position, or a
+        start moved by ``ESTIMATE_NEWS_S`` or by a tenth of the wait to it, whichever is
+        more. Below that an estimate's move is noise: while a run takes longer than
+        expected, every waiting job's start slips with the clock, and publishing each slip
+        of a long queue every second flooded the log with events no one needed."""
         if before is None or before.position != self.position:
             return True
         if before.estimated_start is None or self.estimated_start is None:
             return True
-        return abs((self.estimated_start - before.estimated_start).total_seconds()) >= 1.0
+        wait = (self.estimated_start - (now or datetime.now(UTC))).total_seconds()
+        moved = abs((self.estimated_start - before.estimated_start).total_seconds())
+        return moved >= max(ESTIMATE_NEWS_S, wait / 10)
 
 
 @dataclass(frozen=True)

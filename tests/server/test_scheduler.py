@@ -6,6 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from ibmq_gateway.server.core.model import QueueInfo
 from ibmq_gateway.server.jobs.ratelimit import RateLimit
 from ibmq_gateway.server.jobs.scheduler import Scheduler
 
@@ -305,3 +306,16 @@ def test_backends_can_be_added_later_and_changed_without_losing_jobs() -> None:
     assert scheduler.throttled_until("ibm_x") == clock.now + 60.0
     scheduler.add_backend("ibm_x", 3)
     assert scheduler.start_next("ibm_x") == ["a2"]
+
+
+def test_an_estimate_is_news_once_it_moves_2_s_or_a_tenth_of_the_wait() -> None:
+    now = datetime(2026, 1, 1, tzinfo=UTC)
+    soon = QueueInfo(1, now + timedelta(seconds=10))
+    assert not QueueInfo(1, now + timedelta(seconds=11.5)).moved_since(soon, now)
+    assert QueueInfo(1, now + timedelta(seconds=12)).moved_since(soon, now)
+    hour = QueueInfo(1, now + timedelta(hours=1))
+    later = hour.estimated_start or now
+    assert not QueueInfo(1, later + timedelta(minutes=5)).moved_since(hour, now)
+    assert QueueInfo(1, later + timedelta(minutes=7)).moved_since(hour, now)
+    # A new position is always news.
+    assert QueueInfo(2, soon.estimated_start).moved_since(soon, now)
