@@ -16,9 +16,8 @@ from ibmq_gateway.server.executors.dask.chunks import Chunk, split
 from ibmq_gateway.server.executors.dask.executor import DaskExecutor
 from ibmq_gateway.server.executors.local.catalog import load_fake_devices
 from ibmq_gateway.server.executors.local.executor import EXECUTION_FAILED, LocalExecutor
+from tests.backends.conftest import RecordingReporter, make_job
 from tests.helpers import bell_circuit
-
-from .conftest import RecordingReporter, make_job
 
 SEED = 1234
 

@@ -14,9 +14,10 @@ from ibmq_gateway.server.core.model import RunOptions
 from ibmq_gateway.server.executors.dask.cluster import Cluster
 from ibmq_gateway.server.executors.dask.executor import DaskExecutor
 from ibmq_gateway.server.executors.local.executor import LocalExecutor
+from tests.backends.conftest import RecordingReporter, make_job
 from tests.dask_cluster import ClusterProcesses
 
-from .conftest import RecordingReporter, make_job, no_change
+from .conftest import no_change
 from .test_dask_executor import outcomes, slow
 
 WAIT_S = 60.0
