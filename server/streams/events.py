@@ -45,13 +45,15 @@ class Subscription:
         self._buffer.put_nowait(None)
 
     async def next(self, timeout: float) -> JobEvent | None:
-        """The next buffered event, or None after ``timeout`` seconds of silence."""
+        """The next buffered event, or None after ``timeout`` seconds with none buffered."""
         if self.closed:
             return None
         try:
             return await asyncio.wait_for(self._buffer.get(), timeout)
         except TimeoutError:
-            return None
+            # The wait can run out just as an event comes in, leaving it buffered: silence
+            # now would let a heartbeat's token claim the stream is past it.
+            return None if self._buffer.empty() else self._buffer.get_nowait()
 
     def close(self) -> None:
         """Stops receiving events."""

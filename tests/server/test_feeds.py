@@ -79,3 +79,17 @@ async def test_closing_the_bus_ends_live_streams_as_unavailable(parts):
     bus.close()
     with pytest.raises(UnavailableError):
         await anext(stream)
+
+
+async def test_an_event_buffered_as_a_heartbeat_falls_due_is_sent_not_skipped(parts):
+    # With no time to wait, every read of the live buffer runs out at once: the event that
+    # is already buffered must still come before any heartbeat whose token is past it.
+    store, _, feeds = parts
+    job = await _new_job(store, "j4")
+    stream = feeds.job(job.id, "", heartbeat=0)
+    assert (await anext(stream)).event.sequence == 1
+    renamed = await _rename(store, job, 1)
+    await asyncio.sleep(0.05)
+    item = await anext(stream)
+    assert item.event is not None and item.event.sequence == 2
+    assert item.token == feeds.token(renamed.revision)
