@@ -74,6 +74,11 @@ log = logging.getLogger(__name__)
 
 _PRUNE_EVERY = timedelta(hours=1)
 _WAKE_FLOOR_S = 0.05
+# A position update writes one event per waiting job. Up to this many it goes out on every
+# move; beyond, moves are folded into one update per interval, or a queue of n jobs
+# draining one by one would write n^2/2 events.
+_POSITIONS_AT_ONCE_UP_TO = 50
+_POSITIONS_EVERY_S = 0.25
 _ADMISSION_STEPS = (JobState.VALIDATING, JobState.VALIDATED)
 _RETRY_FIRST_S = 0.1
 _RETRY_LAST_S = 2.0
@@ -96,6 +101,7 @@ class JobManager:
         self._unrouted: set[str] = set()
         """Jobs of backends an unreachable upstream may offer once it is back."""
         self._wakeups: dict[str, asyncio.Task[None]] = {}
+        self._position_updates: dict[str, asyncio.Task[None]] = {}
         self._active: dict[str, Job] = {}
         self._parsed: dict[str, list[QuantumCircuit]] = {}
         self._runs: dict[str, asyncio.Task[None]] = {}
@@ -143,10 +149,15 @@ class JobManager:
         if not self._leading:
             return
         self._leading = False
-        for task in (*self._runs.values(), *self._wakeups.values()):
+        for task in (
+            *self._runs.values(),
+            *self._wakeups.values(),
+            *self._position_updates.values(),
+        ):
             task.cancel()
         self._runs.clear()
         self._wakeups.clear()
+        self._position_updates.clear()
         self._parsed.clear()
         self._scheduler.clear()
 
@@ -417,7 +428,17 @@ class JobManager:
         await self._dispatch(job.backend)
 
     async def _publish_positions(self, backend: str) -> None:
-        """Records each waiting job's new queue position, in one transaction."""
+        """Records each waiting job's new queue position, in one transaction: at once in a
+        short queue, within ``_POSITIONS_EVERY_S`` in a long one."""
+        if self._scheduler.waiting(backend) <= _POSITIONS_AT_ONCE_UP_TO:
+            await self._patiently(functools.partial(self._publish_positions_once, backend))
+        elif backend not in self._position_updates:
+            self._position_updates[backend] = self._spawn(self._publish_positions_soon(backend))
+
+    async def _publish_positions_soon(self, backend: str) -> None:
+        await asyncio.sleep(_POSITIONS_EVERY_S)
+        # Off the list before writing: a move during the write gets an update of its own.
+        del self._position_updates[backend]
         await self._patiently(functools.partial(self._publish_positions_once, backend))
 
     async def _publish_positions_once(self, backend: str) -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import grpc
 import pytest
 
@@ -46,6 +48,27 @@ def test_waiting_jobs_get_positions_that_move_with_the_queue(stubs):
     assert positions[0] == 3 and positions[-1] == 1
     assert positions == sorted(positions, reverse=True)
     assert wait_final(stubs, blocker.id).state == job_pb2.JOB_STATE_COMPLETED
+
+
+def test_a_long_queue_still_shows_every_waiting_job_its_latest_position(stubs):
+    # Past 50 waiting jobs, moves are folded into one update per interval: the update
+    # after the last move must still come, so no job is left at a stale position.
+    blocker = submit(stubs, "aer_simulator", slow_job_circuit(layers=60)).job
+    waiting = [submit(stubs).job for _ in range(60)]
+    for job in waiting[:10:2]:
+        _cancel(stubs, job.id)
+    queued = [job for job in waiting if job not in waiting[:10:2]]
+    deadline = time.monotonic() + 30
+    while (positions := _positions(stubs, queued)) != list(range(1, 56)):
+        assert time.monotonic() < deadline, positions
+        time.sleep(0.1)
+    assert _get(stubs, blocker.id).state == job_pb2.JOB_STATE_RUNNING  # nothing moved since
+    for job in (*queued, blocker):
+        _cancel(stubs, job.id)
+
+
+def _positions(stubs, jobs) -> list[int]:
+    return [_get(stubs, job.id).queue_info.position for job in jobs]
 
 
 def test_cancel_a_queued_job(stubs):
