@@ -1,10 +1,12 @@
-"""What both benchmarks use: argument checks and the Bell circuit they run."""
+"""What the benchmarks share: argument checks, the Bell circuit, channels and memory."""
 
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 
 import grpc
+import grpc.aio
 
 BELL_QASM3 = """OPENQASM 3.0;
 include "stdgates.inc";
@@ -33,3 +35,23 @@ def loopback_credentials(token: str = BENCH_TOKEN) -> grpc.ChannelCredentials:
     return grpc.composite_channel_credentials(
         grpc.local_channel_credentials(), grpc.access_token_call_credentials(token)
     )
+
+
+def separate_channel(address: str, index: int) -> grpc.aio.Channel:
+    """An aio channel with its own TCP connection: the ``index``-th of a client's channels."""
+    # Several channels, not one: a server or proxy may cap concurrent streams per HTTP/2
+    # connection (100 is a common MAX_CONCURRENT_STREAMS) and streams beyond the cap wait.
+    # This gateway does not (1,000 streams on one channel ran here without a stall), but
+    # real watchers are many clients, not one connection. gRPC shares one connection
+    # between channels with equal arguments (the global subchannel pool), so each channel
+    # gets a local pool, and so its own TCP connection.
+    options = [("grpc.use_local_subchannel_pool", 1), ("bench.channel_index", index)]
+    return grpc.aio.secure_channel(address, loopback_credentials(), options=options)
+
+
+def rss_kib() -> int:
+    """This process's resident memory, from /proc."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1])
+    raise RuntimeError("no VmRSS in /proc/self/status")

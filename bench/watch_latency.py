@@ -31,7 +31,14 @@ from typing import TYPE_CHECKING, Any
 import grpc
 import grpc.aio
 from qiskit import QuantumCircuit
-from shared import BELL_QASM3, BENCH_TOKEN, loopback_credentials, positive
+from shared import (
+    BELL_QASM3,
+    BENCH_TOKEN,
+    loopback_credentials,
+    positive,
+    rss_kib,
+    separate_channel,
+)
 
 from ibmq_gateway.client._messages import circuit_to_proto
 from ibmq_gateway.server.core.settings import Settings
@@ -137,7 +144,7 @@ async def watch_all(
 ) -> Tally:
     tally = Tally(expected=len(targets))
     channel_count = -(-len(targets) // per_channel)
-    channels = [open_channel(address, index) for index in range(channel_count)]
+    channels = [separate_channel(address, index) for index in range(channel_count)]
     stubs = [job_service_pb2_grpc.JobServiceStub(ch) for ch in channels]
     began = time.perf_counter()
     tasks = [
@@ -154,17 +161,6 @@ async def watch_all(
     for channel in channels:
         await channel.close(None)
     return tally
-
-
-def open_channel(address: str, index: int) -> grpc.aio.Channel:
-    # Several channels, not one: a server or proxy may cap concurrent streams per HTTP/2
-    # connection (100 is a common MAX_CONCURRENT_STREAMS) and streams beyond the cap wait.
-    # This gateway does not (1,000 streams on one channel ran here without a stall), but
-    # real watchers are many clients, not one connection. gRPC shares one connection
-    # between channels with equal arguments (the global subchannel pool), so each channel
-    # gets a local pool, and so its own TCP connection.
-    options = [("grpc.use_local_subchannel_pool", 1), ("bench.channel_index", index)]
-    return grpc.aio.secure_channel(address, loopback_credentials(), options=options)
 
 
 async def watch_one(
@@ -234,14 +230,6 @@ class Phase:
     # time.time_ns() when the last queued blocker's cancel returned.
     cancels_ended_ns: int = 0
     jobs_completed: int = 0
-
-
-def rss_kib() -> int:
-    """This process's resident memory (the gateway runs in it), from /proc."""
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1])
-    raise RuntimeError("no VmRSS in /proc/self/status")
 
 
 async def subscription_count(gateway: Gateway) -> int:
