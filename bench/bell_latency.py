@@ -7,6 +7,10 @@ GetJobResult; timed from before SubmitJob to after GetJobResult. Directly:
 ratio of the medians, and where the gateway's time goes. The gateway runs embedded, on a
 thread of this process, as in the tests; its simulations run in its worker process.
 
+Then the raw ceiling (bench/ceiling.py): the same three calls, with the same message sizes,
+to a bare grpc.aio server on a thread of this process; each gateway figure is printed beside
+it as a ratio, with Aer's own time added to the raw calls where the gateway runs Aer.
+
     .venv/bin/python bench/bell_latency.py [--runs 100] [--warmup 5] [--shots 1024]
 """
 
@@ -20,8 +24,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import grpc
+from ceiling import beside, measure_calls
 from qiskit import QuantumCircuit, transpile
 from qiskit_aer import AerSimulator
+from raw_server import CallShape
 from shared import BENCH_TOKEN, loopback_credentials, positive
 
 from ibmq_gateway.client._messages import circuit_to_proto
@@ -45,6 +51,8 @@ class GatewayRun:
     running: float
     # Receipt of the final event (time.time()) minus its event_time: the stream's delay.
     delivery: float
+    # Message sizes of its SubmitJob, WatchJob and GetJobResult, for the raw ceiling.
+    shapes: tuple[CallShape, ...]
 
 
 def parse_args() -> argparse.Namespace:
@@ -85,9 +93,13 @@ def run_gateway(
     start = time.perf_counter()
     submitted = stub.SubmitJob(request, timeout=30)
     after_submit = time.perf_counter()
-    final, delivery = follow_to_final(stub, submitted.job.id, submitted.resume_token)
+    watch = job_service_pb2.WatchJobRequest(
+        job_id=submitted.job.id, resume_token=submitted.resume_token
+    )
+    final, delivery, event_sizes = follow_to_final(stub, watch)
     after_final = time.perf_counter()
-    result = stub.GetJobResult(job_service_pb2.GetJobResultRequest(job_id=final.id), timeout=30)
+    fetch = job_service_pb2.GetJobResultRequest(job_id=final.id)
+    result = stub.GetJobResult(fetch, timeout=30)
     end = time.perf_counter()
     if final.state != job_pb2.JOB_STATE_COMPLETED or not result.result.results[0].counts:
         raise RuntimeError(f"job {final.id} ended {job_pb2.JobState.Name(final.state)}")
@@ -96,27 +108,34 @@ def run_gateway(
         final_event=after_final - start,
         result=end - start,
         delivery=delivery,
+        shapes=(
+            CallShape(request.ByteSize(), (submitted.ByteSize(),)),
+            CallShape(watch.ByteSize(), event_sizes, stream=True),
+            CallShape(fetch.ByteSize(), (result.ByteSize(),)),
+        ),
         **server_steps(final),
     )
 
 
 def follow_to_final(
-    stub: job_service_pb2_grpc.JobServiceStub, job_id: str, token: str
-) -> tuple[job_pb2.Job, float]:
+    stub: job_service_pb2_grpc.JobServiceStub, request: job_service_pb2.WatchJobRequest
+) -> tuple[job_pb2.Job, float, tuple[int, ...]]:
     """Reads the stream to its end (the server closes it after the final event).
 
-    Returns the final job and the final event's delay (receipt minus event_time).
+    Returns the final job, the final event's delay (receipt minus event_time), and the
+    size in bytes of each message the stream sent.
     """
-    request = job_service_pb2.WatchJobRequest(job_id=job_id, resume_token=token)
     final: tuple[job_pb2.Job, float] | None = None
+    sizes: list[int] = []
     for message in stub.WatchJob(request, timeout=60):
         received = time.time_ns()
+        sizes.append(message.ByteSize())
         if message.HasField("event") and message.event.job.final:
             delay = (received - message.event.event_time.ToNanoseconds()) / 1e9
             final = (message.event.job, delay)
     if final is None:
-        raise RuntimeError(f"the stream of job {job_id} ended without a final event")
-    return final
+        raise RuntimeError(f"the stream of job {request.job_id} ended without a final event")
+    return (*final, tuple(sizes))
 
 
 def server_steps(job: job_pb2.Job) -> dict[str, float]:
@@ -190,12 +209,59 @@ def report(runs: list[GatewayRun], direct: list[float], args: argparse.Namespace
     print(f"  {summary('final event_time -> received by client', delivery)}")
 
 
+Row = tuple[str, list[float], str, list[float]]
+
+
+def ceiling_rows(runs: list[GatewayRun], direct: list[float], raw: list[list[float]]) -> list[Row]:
+    """(gateway step, its seconds per run, the ceiling's name, the ceiling's seconds per run).
+
+    Where the gateway runs Aer, run i of direct Aer is added to raw run i: the ratio is then
+    what the gateway costs beyond the transport and the simulation.
+    """
+    submit, watch, fetch = runs[-1].shapes
+    with_aer = list(zip(raw, direct, strict=True))
+    return [
+        (f"SubmitJob, {submit}", [run.submitted for run in runs], "raw unary", [r[0] for r in raw]),
+        (
+            f"WatchJob to the final event, {watch}",
+            [run.final_event - run.submitted for run in runs],
+            "raw stream + Aer",
+            [r[1] + aer for r, aer in with_aer],
+        ),
+        (
+            f"GetJobResult, {fetch}",
+            [run.result - run.final_event for run in runs],
+            "raw unary",
+            [r[2] for r in raw],
+        ),
+        (
+            "submit -> result",
+            [run.result for run in runs],
+            "raw calls + Aer",
+            [sum(r) + aer for r, aer in with_aer],
+        ),
+    ]
+
+
+def report_ceiling(runs: list[GatewayRun], direct: list[float], raw: list[list[float]]) -> None:
+    print(
+        f"beside the raw ceiling (bare grpc.aio, the same message sizes, this run, N={len(raw)}):"
+    )
+    for step, gateway, name, ceiling in ceiling_rows(runs, direct, raw):
+        print(f"  {step}")
+        for figure, measure in (("median", statistics.median), ("p90", p90)):
+            print(f"    {beside(figure, measure(gateway) * 1000, name, measure(ceiling) * 1000)}")
+
+
 def main() -> None:
     args = parse_args()
     circuit = bell_for_aer()
     runs = measure_gateway(circuit_to_proto(circuit).qpy, args)
     direct = measure_direct(circuit, args)
+    # Every run's calls had these sizes but for a few bytes of ids and stamps.
+    raw = measure_calls(runs[-1].shapes, args.runs, args.warmup)
     report(runs, direct, args)
+    report_ceiling(runs, direct, raw)
 
 
 if __name__ == "__main__":
