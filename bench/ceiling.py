@@ -87,6 +87,9 @@ def timed(call: Callable[[], object]) -> float:
 class FanoutRun:
     """Delays of every message on every stream, and what the streams cost the raw server."""
 
+    watchers: int
+    rounds: int
+    size: int
     delays_ms: list[float]
     lost: int
     failed: int
@@ -118,6 +121,9 @@ def measure_fanout(
         process.join(30)
     grown = published["kib"] - listening["kib"]
     return FanoutRun(
+        watchers=watchers,
+        rounds=rounds,
+        size=size,
         delays_ms=done["delays_ms"],
         lost=watchers * rounds - len(done["delays_ms"]),
         failed=done["failed"],
@@ -211,19 +217,38 @@ def beside(figure: str, gateway: float, ceiling_name: str, ceiling: float, unit:
     )
 
 
-def fanout_lines(run: FanoutRun, watchers: int, rounds: int) -> list[str]:
+def fanout_lines(run: FanoutRun) -> list[str]:
     figures = " ".join(
         f"{label} {percentile(run.delays_ms, fraction):.1f}"
         for label, fraction in (("p50", 0.5), ("p90", 0.9), ("p99", 0.99))
     )
     return [
-        f"raw fan-out: 1 message to each of {watchers} streams x {rounds} rounds, "
-        f"{run.channels} channels, clients in another process; all opened in "
-        f"{run.open_seconds:.2f} s",
+        f"raw fan-out: 1 message ({run.size} B) to each of {run.watchers} streams x "
+        f"{run.rounds} rounds, {run.channels} channels, clients in another process; "
+        f"all opened in {run.open_seconds:.2f} s",
         f"  stamp -> receipt n={len(run.delays_ms)} {figures} max {max(run.delays_ms):.1f} ms; "
         f"lost {run.lost}, failed streams {run.failed}",
         f"  raw server VmRSS: about {run.kib_per_stream:.1f} KiB per open stream",
     ]
+
+
+def fanout_ratio_lines(
+    gateway: dict[str, list[float]], run: FanoutRun, gateway_kib: float | None
+) -> list[str]:
+    """Each named set of gateway delays (ms), and its memory per stream, beside the raw run."""
+    lines = ["beside the raw fan-out of this run (p99, and the p50 ratio):"]
+    raw_p50, raw_p99 = (percentile(run.delays_ms, fraction) for fraction in (0.5, 0.99))
+    for name, delays in gateway.items():
+        if not delays:
+            continue
+        p50, p99 = (percentile(delays, fraction) for fraction in (0.5, 0.99))
+        lines.append(
+            f"  {name:<28} {beside('p99', p99, 'raw fan-out', raw_p99)}; p50 {p50 / raw_p50:.2f}x"
+        )
+    if gateway_kib is not None:
+        figure = beside("per open stream", gateway_kib, "raw", run.kib_per_stream, unit="KiB")
+        lines.append(f"  {'memory':<28} {figure}")
+    return lines
 
 
 # Sizes of a Bell job's calls through the gateway (SubmitJob, WatchJob, GetJobResult), as
@@ -261,7 +286,7 @@ def main() -> None:
             f"p90 {percentile(seconds, 0.9):.2f} ms"
         )
     fanout = measure_fanout(args.watchers, args.streams_per_channel, args.rounds, args.size)
-    print("\n".join(fanout_lines(fanout, args.watchers, args.rounds)))
+    print("\n".join(fanout_lines(fanout)))
 
 
 if __name__ == "__main__":

@@ -12,6 +12,11 @@ time.time() minus its event_time: both processes read the same machine clock, an
 is stamped inside the store's write transaction, so the delay includes the durable commit.
 Events stamped before every stream was open are left out: some streams got them by replay.
 
+Then the raw ceiling (bench/ceiling.py): a bare grpc.aio server in a process of its own,
+the same number of streams from another process over the same channels, one message of
+the gateway events' mean size fanned out to all of them per round. Each gateway latency and
+the gateway's memory per stream are printed beside the raw figure as a ratio.
+
     .venv/bin/python bench/watch_latency.py [--watchers 1000] [--jobs 20]
 """
 
@@ -30,6 +35,7 @@ from typing import TYPE_CHECKING, Any
 
 import grpc
 import grpc.aio
+from ceiling import FanoutRun, fanout_lines, fanout_ratio_lines, measure_fanout
 from qiskit import QuantumCircuit
 from shared import (
     BELL_QASM3,
@@ -51,6 +57,8 @@ if TYPE_CHECKING:
     from ibmq_gateway.server.ops.app import Gateway
 
 BACKEND = "aer_simulator"
+# Messages each raw fan-out stream gets: about as many as a gateway watcher's events here.
+_CEILING_ROUNDS = 20
 # Extra seconds, beyond --timeout, the parent waits for the watcher process to report.
 _REPORT_GRACE = 30.0
 
@@ -108,6 +116,7 @@ class Tally:
     before_ready: int = 0
     heartbeats: int = 0
     gaps: int = 0
+    event_bytes: int = 0
     duplicates: int = 0
     ended: collections.Counter[str] = field(default_factory=collections.Counter)
 
@@ -124,6 +133,7 @@ class Tally:
             "before_ready": self.before_ready,
             "heartbeats": self.heartbeats,
             "gaps": self.gaps,
+            "event_bytes": self.event_bytes,
             "duplicates": self.duplicates,
             "ended": dict(self.ended),
             "max_open": self.max_open,
@@ -180,6 +190,7 @@ async def watch_one(
             if not message.HasField("event"):
                 tally.heartbeats += 1
                 continue
+            tally.event_bytes += message.ByteSize()
             record_delay(tally, message.event, received_ns)
             last_sequence = check_sequence(tally, last_sequence, message.event.sequence)
             if message.event.job.final:
@@ -363,18 +374,24 @@ def latency_line(name: str, delays: list[float]) -> str:
     return f"  {name:<28} n={len(ordered):<6} {figures} max {ordered[-1]:7.1f} ms"
 
 
-def print_latencies(phase: Phase, samples: list[tuple[int, float, str]]) -> None:
-    burst = [delay for stamped, delay, _ in samples if stamped <= phase.cancels_ended_ns]
-    steady = [delay for stamped, delay, _ in samples if stamped > phase.cancels_ended_ns]
+def latency_groups(phase: Phase, samples: list[tuple[int, float, str]]) -> dict[str, list[float]]:
+    """Delays in ms: of all events, by phase of the run, and by kind of event."""
     by_kind: dict[str, list[float]] = collections.defaultdict(list)
     for _, delay, kind in samples:
         by_kind[kind].append(delay)
+    ended = phase.cancels_ended_ns
+    return {
+        "all events": [delay for _, delay, _ in samples],
+        f"during {phase.blockers_cancelled} cancels": [d for t, d, _ in samples if t <= ended],
+        "while the Bell jobs ran": [d for t, d, _ in samples if t > ended],
+        **{kind: by_kind[kind] for kind in sorted(by_kind)},
+    }
+
+
+def print_latencies(groups: dict[str, list[float]]) -> None:
     print("event_time -> receipt by a watcher (every event of every stream after all opened):")
-    print(latency_line("all events", [delay for _, delay, _ in samples]))
-    print(latency_line(f"during {phase.blockers_cancelled} cancels", burst))
-    print(latency_line("while the Bell jobs ran", steady))
-    for kind in sorted(by_kind):
-        print(latency_line(kind, by_kind[kind]))
+    for name, delays in groups.items():
+        print(latency_line(name, delays))
 
 
 def print_report(args: argparse.Namespace, phase: Phase, report: dict[str, Any]) -> None:
@@ -388,7 +405,7 @@ def print_report(args: argparse.Namespace, phase: Phase, report: dict[str, Any])
         f"{phase.subscriptions['all streams open']} (gateway subscriptions); "
         f"all opened in {ready['seconds']:.2f} s"
     )
-    print_latencies(phase, report["samples"])
+    print_latencies(latency_groups(phase, report["samples"]))
     print(
         f"left out (stamped before all streams were open): {report['before_ready']}; "
         f"heartbeats: {report['heartbeats']}; blockers: {phase.blockers_started_at_ready} "
@@ -410,10 +427,29 @@ def print_report(args: argparse.Namespace, phase: Phase, report: dict[str, Any])
 def print_memory(phase: Phase, watchers: int) -> None:
     rss = phase.rss_kib
     print("gateway process VmRSS: " + ", ".join(f"{k} {v / 1024:.1f} MiB" for k, v in rss.items()))
-    opened = [v for k, v in rss.items() if k.endswith("streams open")]
-    if opened and watchers:
-        per_stream = (opened[0] - rss["jobs queued, no streams"]) / watchers
+    per_stream = kib_per_stream(phase, watchers)
+    if per_stream is not None:
         print(f"  about {per_stream:.1f} KiB per open stream")
+
+
+def kib_per_stream(phase: Phase, watchers: int) -> float | None:
+    rss = phase.rss_kib
+    opened = [v for k, v in rss.items() if k.endswith("streams open")]
+    if not opened or not watchers:
+        return None
+    return (opened[0] - rss["jobs queued, no streams"]) / watchers
+
+
+def print_ceiling(phase: Phase, report: dict[str, Any], fanout: FanoutRun, watchers: int) -> None:
+    print("\n".join(fanout_lines(fanout)))
+    groups = latency_groups(phase, report["samples"])
+    print("\n".join(fanout_ratio_lines(groups, fanout, kib_per_stream(phase, watchers))))
+
+
+def mean_event_size(report: dict[str, Any]) -> int:
+    """Bytes of the gateway's average WatchJob event, the size of the raw fan-out's message."""
+    events = len(report["samples"]) + int(report["before_ready"])
+    return max(8, round(int(report["event_bytes"]) / max(1, events)))
 
 
 def main() -> None:
@@ -429,7 +465,11 @@ def main() -> None:
         )
         with EmbeddedGateway(settings) as embedded:
             report = run(args, embedded, phase)
+    # After the gateway has stopped, so that the two do not compete for the two cores.
+    size = mean_event_size(report)
+    fanout = measure_fanout(args.watchers, args.streams_per_channel, _CEILING_ROUNDS, size)
     print_report(args, phase, report)
+    print_ceiling(phase, report, fanout, args.watchers)
 
 
 if __name__ == "__main__":
