@@ -48,8 +48,13 @@ class Subscription:
         """The next buffered event, or None after ``timeout`` seconds with none buffered."""
         if self.closed:
             return None
+        # Most calls find an event waiting: no timer for those. asyncio.timeout, unlike
+        # wait_for on Python 3.11, does not wrap the wait in a task of its own.
+        if not self._buffer.empty():
+            return self._buffer.get_nowait()
         try:
-            return await asyncio.wait_for(self._buffer.get(), timeout)
+            async with asyncio.timeout(timeout):
+                return await self._buffer.get()
         except TimeoutError:
             # The wait can run out just as an event comes in, leaving it buffered: silence
             # now would let a heartbeat's token claim the stream is past it.
