@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import TYPE_CHECKING, Any, cast
 
@@ -46,7 +47,7 @@ class BehaviourInterceptor(_Interceptor):
         for kind in ("unary_stream", "stream_stream"):
             behaviour = getattr(handlers, kind)
             if behaviour is not None:
-                stream = self.wrap_stream(behaviour, details.method)
+                stream = self.wrap_stream(_as_generator(behaviour), details.method)
                 return cast("Handler", handlers._replace(**{kind: stream}))
         return cast("Handler", handlers)
 
@@ -61,3 +62,20 @@ class BehaviourInterceptor(_Interceptor):
     def wrap_stream(self, behaviour: Stream, method: str) -> Stream:
         """The behaviour to run instead of a streaming ``behaviour``."""
         return behaviour
+
+
+def _as_generator(behaviour: Any) -> Stream:
+    """A streaming behaviour as an async generator, even one that writes with ``context.write``.
+
+    The wrappers iterate what they wrap; health's ``Watch`` is a coroutine that writes its
+    responses instead, and iterating it failed every call with INTERNAL.
+    """
+    if not inspect.iscoroutinefunction(behaviour):
+        return cast("Stream", behaviour)
+
+    async def generator(request: Any, context: grpc.aio.ServicerContext[Any, Any]) -> Any:
+        await behaviour(request, context)
+        return
+        yield  # makes this an async generator that yields nothing
+
+    return generator
