@@ -121,6 +121,9 @@ class _statuses:
         if isinstance(error, GatewayError):
             status = rpc_status.to_status(status_for(error))
             await self._context.abort(status.code, status.details, status.trailing_metadata)
+        if isinstance(error, NotImplementedError):
+            # A generated servicer's default body (health's List, in the version installed).
+            await self._context.abort(grpc.StatusCode.UNIMPLEMENTED, "method not implemented")
         log.error("unexpected error in an RPC", exc_info=error)
         await self._context.abort(grpc.StatusCode.INTERNAL, _INTERNAL_MESSAGE)
         return False

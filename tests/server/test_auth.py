@@ -86,6 +86,13 @@ def test_health_watch_streams_the_status_without_a_token(gateway):
     assert first.status == health_pb2.HealthCheckResponse.SERVING
 
 
+def test_a_method_the_gateway_lacks_is_unimplemented_not_internal(gateway):
+    # Found by the fuzzer: health's List (in the proto, not in grpc_health's servicer).
+    with grpc.insecure_channel(gateway.address) as channel, pytest.raises(grpc.RpcError) as caught:
+        health_pb2_grpc.HealthStub(channel).List(health_pb2.HealthListRequest(), timeout=10)
+    assert caught.value.code() == grpc.StatusCode.UNIMPLEMENTED
+
+
 def test_a_revoked_token_stops_working(gateway):
     token = _add_user(gateway, "bob")
     bearer = [("authorization", f"Bearer {token}")]
