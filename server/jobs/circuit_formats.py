@@ -46,6 +46,10 @@ class InvalidCircuitsError(Exception):
         super().__init__("; ".join(violation.message for violation in violations))
         self.violations = violations
 
+    def __reduce__(self) -> tuple[type[InvalidCircuitsError], tuple[list[CircuitViolation]]]:
+        # Raised in a parser process too: pickle it by its violations, not its message.
+        return (InvalidCircuitsError, (self.violations,))
+
 
 class _UnreadableCircuitError(Exception):
     """A payload is not a circuit; the message says why, without the format prefix."""

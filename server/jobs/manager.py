@@ -41,8 +41,9 @@ from ibmq_gateway.server.core.model import (
 from ibmq_gateway.server.core.states import ACTIVE_STATES, JobState, can_move
 from ibmq_gateway.server.executors.base import BackendInfo, Changed, Executor
 from ibmq_gateway.server.jobs import transitions
-from ibmq_gateway.server.jobs.circuit_formats import parse_circuits
+from ibmq_gateway.server.jobs.circuit_formats import InvalidCircuitsError
 from ibmq_gateway.server.jobs.circuit_limits import CircuitLimits
+from ibmq_gateway.server.jobs.circuit_parser import CircuitParser
 from ibmq_gateway.server.jobs.quotas import Quotas
 from ibmq_gateway.server.jobs.recovery import RESTARTED_FIRST, plan_recovery
 from ibmq_gateway.server.jobs.routing import BackendView, Routes
@@ -94,7 +95,9 @@ class JobManager:
     def __init__(self, store: JobStore, executors: Sequence[Executor], settings: Settings) -> None:
         self._store = store
         self._settings = settings
-        self._limits = CircuitLimits(settings.max_circuit_qubits, settings.max_circuit_operations)
+        self._parser = CircuitParser(
+            CircuitLimits(settings.max_circuit_qubits, settings.max_circuit_operations)
+        )
         self._scheduler = Scheduler({})
         self._routes = Routes(executors, settings, self._scheduler)
         self._listeners: list[Changed] = []
@@ -205,6 +208,7 @@ class JobManager:
         await asyncio.gather(*tasks, return_exceptions=True)
         for executor in self._routes.executors:
             await executor.close()
+        self._parser.close()
 
     # -- commands ------------------------------------------------------------------------
 
@@ -219,7 +223,10 @@ class JobManager:
         earlier = await self._earlier_submission(submission, owner.name)
         if earlier is not None:
             return earlier, True
-        circuits = await asyncio.to_thread(transitions.parse, submission, self._limits)
+        try:
+            circuits = await self._parser.parse(submission.circuits)
+        except InvalidCircuitsError as error:
+            raise transitions.circuits_refused(error) from None
         # Counting the owner's jobs and creating this one must not interleave with another
         # submission of theirs, or both could pass the active-jobs quota.
         async with self._submitting[owner.name]:
@@ -528,7 +535,7 @@ class JobManager:
     async def _circuits(self, job_id: str) -> list[QuantumCircuit]:
         if job_id not in self._parsed:
             sources = await self._store.get_circuits(job_id)
-            self._parsed[job_id] = await asyncio.to_thread(parse_circuits, sources, self._limits)
+            self._parsed[job_id] = await self._parser.parse(sources)
         return self._parsed[job_id]
 
     async def _earlier_submission(self, submission: Submission, owner: str) -> Job | None:

@@ -20,12 +20,9 @@ from ibmq_gateway.server.core.errors import (
 )
 from ibmq_gateway.server.core.model import Job, JobFailure, QueueInfo, RequestKey, User
 from ibmq_gateway.server.core.states import JobState, can_move
-from ibmq_gateway.server.jobs.circuit_formats import InvalidCircuitsError, parse_circuits
-from ibmq_gateway.server.jobs.circuit_limits import CircuitLimits
+from ibmq_gateway.server.jobs.circuit_formats import InvalidCircuitsError
 
 if TYPE_CHECKING:
-    from qiskit import QuantumCircuit
-
     from ibmq_gateway.server.jobs.submission import Submission
 
 
@@ -92,14 +89,12 @@ def request_key(submission: Submission, owner: str) -> RequestKey | None:
     return RequestKey(owner, submission.request_id, submission.fingerprint())
 
 
-def parse(submission: Submission, limits: CircuitLimits) -> list[QuantumCircuit]:
-    try:
-        return parse_circuits(submission.circuits, limits)
-    except InvalidCircuitsError as error:
-        violations = [FieldViolation(f"circuits[{v.index}]", v.message) for v in error.violations]
-        raise InvalidArgumentError(
-            "; ".join(v.description for v in violations), violations, reason="INVALID_CIRCUIT"
-        ) from None
+def circuits_refused(error: InvalidCircuitsError) -> InvalidArgumentError:
+    """The answer to a submission whose circuits ``error`` found invalid."""
+    violations = [FieldViolation(f"circuits[{v.index}]", v.message) for v in error.violations]
+    return InvalidArgumentError(
+        "; ".join(v.description for v in violations), violations, reason="INVALID_CIRCUIT"
+    )
 
 
 def changeable(job: Job, user: User, action: str) -> Job:

@@ -6,12 +6,10 @@ on ``AerSimulator.from_backend``, with the noise of its calibration snapshot.
 Simulations run in worker processes, not threads: Aer holds the GIL for a whole simulation
 (measured with qiskit-aer 0.18.2: a 42 s simulation in a thread froze the event loop for 42 s),
 so a thread would stall every RPC and stream of the gateway. Workers are forked from a fork
-server that has imported qiskit and Aer but never simulated: forking the gateway itself is
-unsafe (Aer's OpenMP runtime and gRPC's threads do not survive a fork), and spawning a fresh
-interpreter costs 0.7 s per worker where a fork costs about 20 ms. Each worker keeps the
-simulators it built: a fake device's costs up to 1.3 s (127 qubits). As with any
-multiprocessing code, a script that embeds the gateway must guard its entry point with
-``if __name__ == "__main__":``: each worker imports the main module again.
+server that has imported qiskit and Aer but never simulated (``core.worker_processes``).
+Each worker keeps the simulators it built: a fake device's costs up to 1.3 s (127 qubits).
+As with any multiprocessing code, a script that embeds the gateway must guard its entry
+point with ``if __name__ == "__main__":``: each worker imports the main module again.
 
 A pool of ``max_workers`` threads admits jobs: each admitted job hands its circuits to a worker
 process and waits, so a job waiting for a thread has not started and can be dropped, while a job
@@ -22,10 +20,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import multiprocessing
 import os
 import threading
-import time
 from concurrent.futures import CancelledError, Future, ProcessPoolExecutor, ThreadPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
@@ -33,6 +29,7 @@ from typing import TYPE_CHECKING, Any
 
 from qiskit_aer import AerSimulator
 
+from ibmq_gateway.server.core.worker_processes import follow_gateway, worker_context
 from ibmq_gateway.server.executors.base import BackendInfo, ExecutionError, Executor
 from ibmq_gateway.server.executors.local.catalog import (
     AER_SIMULATOR,
@@ -46,7 +43,6 @@ from ibmq_gateway.server.executors.local.catalog import (
 if TYPE_CHECKING:
     from collections.abc import Sequence
     from datetime import datetime
-    from multiprocessing.context import BaseContext
 
     from qiskit import QuantumCircuit
     from qiskit.result import Result
@@ -56,8 +52,6 @@ if TYPE_CHECKING:
 
 EXECUTION_FAILED = 2001
 """Aer could not run the job, or some of its circuits."""
-GATEWAY_CHECK_S = 2.0
-"""How often a worker checks that the gateway process still exists."""
 
 _log = logging.getLogger(__name__)
 
@@ -206,49 +200,19 @@ class LocalExecutor(Executor):
         broken.shutdown(wait=False, cancel_futures=True)
 
     def _new_process_pool(self) -> ProcessPoolExecutor:
-        context = _worker_context(with_fake_devices=bool(self._devices))
+        preload = [__name__, *(["qiskit_ibm_runtime.fake_provider"] if self._devices else [])]
         return ProcessPoolExecutor(
             self._max_workers,
-            mp_context=context,
-            initializer=_follow_gateway,
+            mp_context=worker_context(*preload),
+            initializer=follow_gateway,
             initargs=(os.getpid(),),
         )
-
-
-def _worker_context(*, with_fake_devices: bool) -> BaseContext:
-    if "forkserver" not in multiprocessing.get_all_start_methods():
-        return multiprocessing.get_context("spawn")
-    context = multiprocessing.get_context("forkserver")
-    # Takes effect when the fork server starts (once per gateway process): every worker then
-    # begins with these imports done.
-    preload = [__name__, *(["qiskit_ibm_runtime.fake_provider"] if with_fake_devices else [])]
-    context.set_forkserver_preload(preload)
-    return context
 
 
 def _stop(run: _Run) -> None:
     run.cancelled = True
     if run.future is not None:
         run.future.cancel()
-
-
-def _follow_gateway(gateway_pid: int) -> None:
-    """Starts, in a new worker, a watch that ends the worker once the gateway is gone."""
-    threading.Thread(
-        target=_exit_without, args=(gateway_pid,), name="follow-gateway", daemon=True
-    ).start()
-
-
-def _exit_without(gateway_pid: int) -> None:
-    # A gateway killed outright never shuts its pool down, and its workers would wait for work
-    # forever (keeping the fork server alive too). Their parent is the fork server, so the
-    # only sign of the gateway is its process id.
-    while True:
-        time.sleep(GATEWAY_CHECK_S)
-        try:
-            os.kill(gateway_pid, 0)
-        except ProcessLookupError:
-            os._exit(1)
 
 
 _simulators: dict[str, Any] = {}

@@ -1,0 +1,127 @@
+"""Submitted circuits parsed where their parsing cannot hold up the gateway.
+
+The OpenQASM parsers are pure Python: on a thread they still hold the interpreter lock the
+event loop needs, so a burst of large submissions stalled every RPC and stream
+(``bench/parse_burst.py``: GetJob's p99 27 times its idle figure). Sources with more than
+``IN_PROCESS_FROM_BYTES`` of OpenQASM are parsed in a worker process, which hands the
+circuits back as QPY: loading a 120-gate circuit from QPY takes 0.1 ms where parsing its
+OpenQASM 3 takes 45 ms. Smaller ones, most jobs, parse on a thread: a process round trip
+would cost them more than their parse.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import os
+import threading
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+from typing import TYPE_CHECKING, cast
+
+from qiskit import qpy
+
+from ibmq_gateway.server.core.worker_processes import follow_gateway, worker_context
+from ibmq_gateway.server.jobs.circuit_formats import (
+    CircuitViolation,
+    InvalidCircuitsError,
+    parse_circuits,
+)
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+    from qiskit import QuantumCircuit
+
+    from ibmq_gateway.server.core.model import CircuitSource
+    from ibmq_gateway.server.jobs.circuit_limits import CircuitLimits
+
+IN_PROCESS_FROM_BYTES = 1024
+"""OpenQASM text in one submission from which it is parsed in a worker process (about
+16 ms of parsing; a Bell circuit, 100 bytes, parses in 1.2 ms)."""
+_TEXT_FORMATS = frozenset({"qasm3", "qasm2"})
+
+
+class CircuitParser:
+    """Reads submissions' circuits: large OpenQASM in a worker process, the rest on a thread."""
+
+    def __init__(self, limits: CircuitLimits, workers: int | None = None) -> None:
+        """``workers``: parser processes; by default half the machine's cores, at least one
+        (the other half stays with the event loop and the simulations)."""
+        self._limits = limits
+        self._workers = workers or max(1, (os.cpu_count() or 2) // 2)
+        self._pool: ProcessPoolExecutor | None = None
+        self._pool_lock = threading.Lock()
+
+    async def parse(self, sources: Sequence[CircuitSource]) -> list[QuantumCircuit]:
+        """One qiskit circuit per source, in order.
+
+        Raises:
+            InvalidCircuitsError: at least one source is not a valid circuit; it lists them all.
+        """
+        text = sum(len(source.payload) for source in sources if source.format in _TEXT_FORMATS)
+        if text < IN_PROCESS_FROM_BYTES:
+            return await asyncio.to_thread(parse_circuits, sources, self._limits)
+        payload = await self._in_worker(list(sources))
+        if payload is None:
+            # QPY cannot hold something these circuits use: parse them here after all.
+            return await asyncio.to_thread(parse_circuits, sources, self._limits)
+        return _loaded(payload)
+
+    def close(self) -> None:
+        """Stops the worker process, dropping parses not yet started."""
+        with self._pool_lock:
+            pool, self._pool = self._pool, None
+        if pool is not None:
+            pool.shutdown(wait=False, cancel_futures=True)
+
+    async def _in_worker(self, sources: list[CircuitSource]) -> bytes | None:
+        # A worker can die of something else (the OOM killer, an operator): a second try on
+        # a fresh one tells that from circuits that kill their parser.
+        for _ in range(2):
+            pool = self._started_pool()
+            try:
+                return await asyncio.wrap_future(pool.submit(parse_to_qpy, sources, self._limits))
+            except BrokenProcessPool:
+                self._replace_broken(pool)
+        violation = CircuitViolation(
+            0,
+            "the parser process ended while reading these circuits, twice (out of memory?); "
+            "send fewer or smaller circuits",
+        )
+        raise InvalidCircuitsError([violation])
+
+    def _started_pool(self) -> ProcessPoolExecutor:
+        # Started on the first large submission: a gateway that never gets one has no process.
+        with self._pool_lock:
+            if self._pool is None:
+                self._pool = ProcessPoolExecutor(
+                    self._workers,
+                    mp_context=worker_context(__name__),
+                    initializer=follow_gateway,
+                    initargs=(os.getpid(),),
+                )
+            return self._pool
+
+    def _replace_broken(self, broken: ProcessPoolExecutor) -> None:
+        with self._pool_lock:
+            if self._pool is broken:
+                self._pool = None
+        broken.shutdown(wait=False, cancel_futures=True)
+
+
+def parse_to_qpy(sources: Sequence[CircuitSource], limits: CircuitLimits) -> bytes | None:
+    """In the worker: the circuits as one QPY payload; None if QPY cannot write them."""
+    circuits = parse_circuits(sources, limits)
+    buffer = io.BytesIO()
+    try:
+        qpy.dump(circuits, buffer)
+    # QPY writers raise all kinds of exceptions on what they do not support.
+    except Exception:
+        return None
+    return buffer.getvalue()
+
+
+def _loaded(payload: bytes) -> list[QuantumCircuit]:
+    # The worker wrote circuits only, so every program read back is one.
+    return cast("list[QuantumCircuit]", qpy.load(io.BytesIO(payload)))

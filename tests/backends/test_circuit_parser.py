@@ -1,0 +1,108 @@
+"""Large OpenQASM parsed in a worker process: the same circuits, the same errors."""
+
+from __future__ import annotations
+
+import asyncio
+import multiprocessing
+import os
+import signal
+
+import pytest
+from qiskit import QuantumCircuit
+
+from ibmq_gateway.server.core.model import CircuitSource
+from ibmq_gateway.server.jobs.circuit_formats import InvalidCircuitsError, parse_circuits
+from ibmq_gateway.server.jobs.circuit_limits import CircuitLimits
+from ibmq_gateway.server.jobs.circuit_parser import IN_PROCESS_FROM_BYTES, CircuitParser
+from tests.helpers import BELL_QASM3
+
+
+def chain_qasm3(gates: int) -> str:
+    lines = ["OPENQASM 3.0;", 'include "stdgates.inc";', "qubit[3] q;", "bit[3] c;"]
+    for index in range(gates // 2):
+        lines += [
+            f"rz({0.01 * index}) q[{index % 3}];",
+            f"cx q[{index % 3}], q[{(index + 1) % 3}];",
+        ]
+    return "\n".join([*lines, "c = measure q;"])
+
+
+def chain_qasm2(gates: int) -> str:
+    lines = ["OPENQASM 2.0;", 'include "qelib1.inc";', "qreg q[3];", "creg c[3];"]
+    lines += [f"u1({0.01 * index}) q[{index % 3}];" for index in range(gates)]
+    return "\n".join([*lines, "measure q -> c;"])
+
+
+LARGE = CircuitSource("qasm3", chain_qasm3(100).encode())
+LARGE_QASM2 = CircuitSource("qasm2", chain_qasm2(100).encode())
+SMALL = CircuitSource("qasm3", BELL_QASM3.encode())
+
+
+@pytest.fixture
+def parser():
+    parser = CircuitParser(CircuitLimits(), workers=1)
+    yield parser
+    parser.close()
+
+
+def children() -> set[int]:
+    return {child.pid for child in multiprocessing.active_children() if child.pid is not None}
+
+
+def test_the_sources_are_large_enough_to_leave_the_process() -> None:
+    assert len(LARGE.payload) >= IN_PROCESS_FROM_BYTES
+    assert len(LARGE_QASM2.payload) >= IN_PROCESS_FROM_BYTES
+    assert len(SMALL.payload) < IN_PROCESS_FROM_BYTES
+
+
+def test_large_openqasm_comes_back_as_the_circuits_parsed_here(parser: CircuitParser) -> None:
+    sources = [LARGE, SMALL, LARGE_QASM2]
+
+    circuits = asyncio.run(parser.parse(sources))
+
+    expected = parse_circuits(sources)
+    assert all(isinstance(circuit, QuantumCircuit) for circuit in circuits)
+    assert circuits == expected
+    assert [circuit.size() for circuit in circuits] == [103, 4, 103]
+
+
+def test_only_large_openqasm_is_parsed_in_a_worker_process(parser: CircuitParser) -> None:
+    before = children()
+    asyncio.run(parser.parse([SMALL]))
+    assert not children() - before
+
+    asyncio.run(parser.parse([LARGE]))
+    assert children() - before
+
+
+def test_bad_circuits_parsed_in_a_worker_are_all_reported(parser: CircuitParser) -> None:
+    bad_gate = CircuitSource("qasm3", LARGE.payload + b"\nfoo q[0];")
+    bad_syntax = CircuitSource("qasm2", LARGE_QASM2.payload.replace(b"creg", b"creeg"))
+
+    with pytest.raises(InvalidCircuitsError) as caught:
+        asyncio.run(parser.parse([bad_gate, SMALL, bad_syntax]))
+
+    assert [violation.index for violation in caught.value.violations] == [0, 2]
+    assert "gate 'foo' is not defined" in caught.value.violations[0].message
+
+
+def test_limits_hold_in_the_worker_too() -> None:
+    parser = CircuitParser(CircuitLimits(operations=50), workers=1)
+    try:
+        with pytest.raises(InvalidCircuitsError) as caught:
+            asyncio.run(parser.parse([LARGE]))
+    finally:
+        parser.close()
+
+    assert "50" in caught.value.violations[0].message
+
+
+def test_a_killed_worker_is_replaced_and_the_parse_still_answers(parser: CircuitParser) -> None:
+    before = children()
+    asyncio.run(parser.parse([LARGE]))
+    for pid in children() - before:
+        os.kill(pid, signal.SIGKILL)
+
+    circuits = asyncio.run(parser.parse([LARGE]))
+
+    assert circuits == parse_circuits([LARGE])
