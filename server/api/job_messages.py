@@ -42,9 +42,18 @@ def timestamp(moment: datetime) -> timestamp_pb2.Timestamp:
     return stamp
 
 
-def moment(stamp: timestamp_pb2.Timestamp) -> datetime:
-    """The aware UTC datetime of a proto Timestamp."""
-    return stamp.ToDatetime(tzinfo=UTC)
+def moment(stamp: timestamp_pb2.Timestamp, field: str) -> datetime:
+    """The aware UTC datetime of a proto Timestamp; one outside its range is INVALID_ARGUMENT.
+
+    protobuf sends any seconds and nanos; only a converted one is checked (and raised).
+    """
+    try:
+        return stamp.ToDatetime(tzinfo=UTC)
+    except (ValueError, OverflowError):
+        raise InvalidArgumentError(
+            f"{field} is not a valid time: seconds {stamp.seconds}, nanos {stamp.nanos}",
+            [FieldViolation(field, "0001-01-01 to 9999-12-31, nanos 0 to 999,999,999")],
+        ) from None
 
 
 def struct(values: dict[str, Any]) -> struct_pb2.Struct:
@@ -87,13 +96,15 @@ def query(message: job_pb2.JobFilter) -> JobQuery:
         name_pattern=message.name_pattern,
         tags=tuple(message.tags),
         tags_all=message.tag_match == job_pb2.TAG_MATCH_ALL,
-        created_after=moment(message.created_after) if message.HasField("created_after") else None,
-        created_before=(
-            moment(message.created_before) if message.HasField("created_before") else None
-        ),
+        created_after=_moment_if_set(message, "created_after"),
+        created_before=_moment_if_set(message, "created_before"),
         experiment_id=message.experiment_id,
         owner=message.owner,
     )
+
+
+def _moment_if_set(message: job_pb2.JobFilter, name: str) -> datetime | None:
+    return moment(getattr(message, name), f"filter.{name}") if message.HasField(name) else None
 
 
 def _circuit(message: job_pb2.Circuit, index: int) -> CircuitSource:

@@ -166,7 +166,11 @@ class BackendService(backend_service_pb2_grpc.BackendServiceServicer):
     async def GetBackendProperties(
         self, request: backend_service_pb2.GetBackendPropertiesRequest, context: Context
     ) -> backend_service_pb2.GetBackendPropertiesResponse:
-        as_of = job_messages.moment(request.as_of_time) if request.HasField("as_of_time") else None
+        as_of = (
+            job_messages.moment(request.as_of_time, "as_of_time")
+            if request.HasField("as_of_time")
+            else None
+        )
         properties = await self._manager.properties(request.name, as_of)
         response = backend_service_pb2.GetBackendPropertiesResponse()
         if properties is not None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import grpc
 import pytest
+from google.protobuf import timestamp_pb2
 
 from ibmq_gateway.v1 import backend_service_pb2
 from tests.helpers import details, submit, wait_final
@@ -56,6 +57,17 @@ def test_device_properties_are_its_calibration(stubs):
 def test_ideal_simulator_has_no_properties(stubs):
     request = backend_service_pb2.GetBackendPropertiesRequest(name="aer_simulator")
     assert not stubs.backends.GetBackendProperties(request).HasField("properties")
+
+
+@pytest.mark.parametrize("stamp", [{"nanos": -1}, {"seconds": -62_135_596_801}])
+def test_properties_at_a_time_no_calendar_holds_are_invalid_argument(stubs, stamp):
+    # Found by the fuzzer: protobuf carries any seconds and nanos; converting them was INTERNAL.
+    as_of = timestamp_pb2.Timestamp(**stamp)
+    request = backend_service_pb2.GetBackendPropertiesRequest(name="fake_manila", as_of_time=as_of)
+    with pytest.raises(grpc.RpcError) as caught:
+        stubs.backends.GetBackendProperties(request)
+    assert caught.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert [v.field for v in details(caught.value)[1].field_violations] == ["as_of_time"]
 
 
 @pytest.mark.parametrize("call", ["GetBackend", "GetBackendProperties"])

@@ -6,6 +6,7 @@ import time
 
 import grpc
 import pytest
+from google.protobuf import timestamp_pb2
 
 from ibmq_gateway.v1 import job_pb2, job_service_pb2
 from tests.helpers import details, slow_job_circuit, submit, wait_final, watch
@@ -152,6 +153,16 @@ def test_update_checks_the_name_as_submission_does(stubs):
     assert caught.value.code() == grpc.StatusCode.INVALID_ARGUMENT
     assert [v.field for v in details(caught.value)[1].field_violations] == ["name"]
     assert _get(stubs, job.id).name == "kept"
+
+
+@pytest.mark.parametrize("field", ["created_after", "created_before"])
+def test_a_filter_time_no_calendar_holds_is_invalid_argument(stubs, field):
+    # Found by the fuzzer: converting it was INTERNAL.
+    invalid = job_pb2.JobFilter(**{field: timestamp_pb2.Timestamp(seconds=2**62)})
+    with pytest.raises(grpc.RpcError) as caught:
+        stubs.jobs.ListJobs(job_service_pb2.ListJobsRequest(filter=invalid))
+    assert caught.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert [v.field for v in details(caught.value)[1].field_violations] == [f"filter.{field}"]
 
 
 def test_list_jobs_filters_and_pages(stubs):
