@@ -229,7 +229,8 @@ def _feed_fields(item: FeedItem) -> dict[str, Any]:
 
 
 def _heartbeat(requested: duration_pb2.Duration, default: float) -> float:
-    seconds = requested.ToTimedelta().total_seconds()
+    # Not ToTimedelta: a Duration may carry seconds no timedelta holds (OverflowError).
+    seconds = requested.seconds + requested.nanos / 1e9
     if seconds <= 0:
         return default
     return min(max(seconds, MIN_HEARTBEAT), MAX_HEARTBEAT)

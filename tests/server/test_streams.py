@@ -64,6 +64,18 @@ def test_idle_stream_sends_heartbeats(stalled):
     stubs.close()
 
 
+@pytest.mark.parametrize("seconds", [-86_399_999_913_601, 2**62])
+def test_a_heartbeat_interval_no_timedelta_holds_is_clamped(stubs, seconds):
+    # Found by the fuzzer: converting it to a timedelta overflowed, and the stream was INTERNAL.
+    job = submit(stubs).job
+    wait_final(stubs, job.id)
+    request = job_service_pb2.WatchJobRequest(
+        job_id=job.id, heartbeat_interval=duration_pb2.Duration(seconds=seconds)
+    )
+    messages = list(stubs.jobs.WatchJob(request, timeout=30))
+    assert [message.event.job.state for message in messages] == [job_pb2.JOB_STATE_COMPLETED]
+
+
 def test_resume_after_a_dropped_connection_misses_nothing(stubs):
     blocker = submit(stubs, "aer_simulator", slow_job_circuit())
     stream = watch(stubs, blocker.job.id, blocker.resume_token)
