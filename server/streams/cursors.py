@@ -71,7 +71,10 @@ def decode_page(token: str) -> tuple[datetime, str]:
         version, created, job_id = _unwrap(token).split("|")
         if version != _VERSION:
             raise ValueError(version)
-        return datetime.fromisoformat(created), job_id
+        moment = datetime.fromisoformat(created)
+        if moment.tzinfo is None:  # ours always carry one, and the store compares aware times
+            raise ValueError(created)
+        return moment, job_id
     except (binascii.Error, UnicodeDecodeError, ValueError):
         raise InvalidArgumentError(
             "page_token is malformed; pass next_page_token exactly as the server sent it",

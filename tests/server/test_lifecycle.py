@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import time
 
 import grpc
@@ -163,6 +164,15 @@ def test_a_filter_time_no_calendar_holds_is_invalid_argument(stubs, field):
         stubs.jobs.ListJobs(job_service_pb2.ListJobsRequest(filter=invalid))
     assert caught.value.code() == grpc.StatusCode.INVALID_ARGUMENT
     assert [v.field for v in details(caught.value)[1].field_violations] == [f"filter.{field}"]
+
+
+def test_a_page_token_with_a_time_of_no_zone_is_invalid_argument(stubs):
+    # Found by the fuzzer: ours always carry a zone; the store's comparison was INTERNAL.
+    naive = base64.urlsafe_b64encode(b"1|2000-01-01T00:00:00|ca8e3461").decode().rstrip("=")
+    with pytest.raises(grpc.RpcError) as caught:
+        stubs.jobs.ListJobs(job_service_pb2.ListJobsRequest(page_token=naive))
+    assert caught.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert details(caught.value)[0].reason == "INVALID_PAGE_TOKEN"
 
 
 def test_list_jobs_filters_and_pages(stubs):
