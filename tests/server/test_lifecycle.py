@@ -159,7 +159,8 @@ def test_update_checks_the_name_as_submission_does(stubs):
 @pytest.mark.parametrize("field", ["created_after", "created_before"])
 def test_a_filter_time_no_calendar_holds_is_invalid_argument(stubs, field):
     # Found by the fuzzer: converting it was INTERNAL.
-    invalid = job_pb2.JobFilter(**{field: timestamp_pb2.Timestamp(seconds=2**62)})
+    invalid = job_pb2.JobFilter()
+    getattr(invalid, field).CopyFrom(timestamp_pb2.Timestamp(seconds=2**62))
     with pytest.raises(grpc.RpcError) as caught:
         stubs.jobs.ListJobs(job_service_pb2.ListJobsRequest(filter=invalid))
     assert caught.value.code() == grpc.StatusCode.INVALID_ARGUMENT
