@@ -63,9 +63,18 @@ def struct(values: dict[str, Any]) -> struct_pb2.Struct:
     return message
 
 
-def from_struct(message: struct_pb2.Struct) -> dict[str, Any]:
-    """The JSON-like dict of a proto Struct."""
-    return json_format.MessageToDict(message)
+def from_struct(message: struct_pb2.Struct, field: str) -> dict[str, Any]:
+    """The JSON-like dict of a proto Struct; NaN or an infinity in it is INVALID_ARGUMENT.
+
+    A Struct's numbers are doubles, so a client can send what JSON cannot write.
+    """
+    try:
+        return json_format.MessageToDict(message)
+    except ValueError as error:
+        raise InvalidArgumentError(
+            f"{field} is not JSON: {error}",
+            [FieldViolation(field, "numbers must be finite (no NaN or infinity)")],
+        ) from None
 
 
 # -- requests ------------------------------------------------------------------------------
@@ -81,7 +90,7 @@ def submission(request: job_service_pb2.SubmitJobRequest) -> Submission:
         tags=tuple(request.tags),
         share_level=_share_level(request.share_level),
         experiment_id=request.experiment_id,
-        header=from_struct(request.header),
+        header=from_struct(request.header, "header"),
         client_info=dict(request.client_info),
         request_id=request.request_id,
     )
@@ -125,7 +134,7 @@ def _run_options(message: job_pb2.RunOptions) -> RunOptions:
         shots=message.shots if message.HasField("shots") else None,
         memory=message.memory if message.HasField("memory") else None,
         seed_simulator=message.seed_simulator if message.HasField("seed_simulator") else None,
-        extra=from_struct(message.extra),
+        extra=from_struct(message.extra, "run_options.extra"),
     )
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import grpc
 import pytest
 from google.protobuf import struct_pb2
@@ -122,6 +124,12 @@ def test_unknown_backend_is_not_found(stubs):
     assert details(caught.value)[0].reason == "BACKEND_NOT_FOUND"
 
 
+def _struct(values):
+    message = struct_pb2.Struct()
+    message.update(values)
+    return message
+
+
 @pytest.mark.parametrize(
     ("fields", "field"),
     [
@@ -130,8 +138,19 @@ def test_unknown_backend_is_not_found(stubs):
         ({"tags": ["ok", " "]}, "tags[1]"),
         ({"name": "n" * 201}, "name"),
         ({"share_level": 99}, "share_level"),
+        # Found by the fuzzer: a Struct carries doubles JSON cannot write; they were INTERNAL.
+        ({"header": _struct({"x": [math.nan]})}, "header"),
+        ({"run_options": job_pb2.RunOptions(extra=_struct({"x": math.inf}))}, "run_options.extra"),
     ],
-    ids=["zero-shots", "too-many-shots", "blank-tag", "long-name", "unknown-share-level"],
+    ids=[
+        "zero-shots",
+        "too-many-shots",
+        "blank-tag",
+        "long-name",
+        "unknown-share-level",
+        "nan-in-header",
+        "infinity-in-options",
+    ],
 )
 def test_invalid_options_are_invalid_argument(stubs, fields, field):
     with pytest.raises(grpc.RpcError) as caught:
