@@ -19,7 +19,6 @@ import functools
 import itertools
 import logging
 import time
-from collections import defaultdict
 from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -59,6 +58,7 @@ from ibmq_gateway.server.jobs.submission import (
 from ibmq_gateway.server.jobs.transitions import to_state
 from ibmq_gateway.server.jobs.validation import check_fits
 from ibmq_gateway.server.store import (
+    ActiveLimitError,
     Change,
     DuplicateRequestError,
     JobStore,
@@ -110,7 +110,6 @@ class JobManager:
         self._runs: dict[str, asyncio.Task[None]] = {}
         self._background: set[asyncio.Task[Any]] = set()
         self._write = asyncio.Lock()
-        self._submitting: defaultdict[str, asyncio.Lock] = defaultdict(asyncio.Lock)
         self._quotas = Quotas.from_settings(settings)
         self._leading = True
         """Whether this gateway runs jobs (admits, queues, runs); replicas that do not only
@@ -227,22 +226,26 @@ class JobManager:
             circuits = await self._parser.parse(submission.circuits)
         except InvalidCircuitsError as error:
             raise transitions.circuits_refused(error) from None
-        # Counting the owner's jobs and creating this one must not interleave with another
-        # submission of theirs, or both could pass the active-jobs quota.
-        async with self._submitting[owner.name]:
-            self._quotas.check_submission(owner, submission, self._active_jobs_of(owner.name))
-            job = transitions.new_job(submission, owner)
-            self._creating.add(job.id)
-            try:
-                event = await self._store.create_job(
-                    job, submission.circuits, transitions.request_key(submission, owner.name)
-                )
-            except DuplicateRequestError:
-                event = None
-            finally:
-                self._creating.discard(job.id)
-            if event is not None:
-                self._active[event.job.id] = event.job
+        # What this gateway holds answers most submissions past the quota at once; the
+        # store's count, in the creating transaction, holds it across replicas and races.
+        self._quotas.check_submission(owner, submission, self._active_jobs_of(owner.name))
+        job = transitions.new_job(submission, owner)
+        self._creating.add(job.id)
+        try:
+            event = await self._store.create_job(
+                job,
+                submission.circuits,
+                transitions.request_key(submission, owner.name),
+                active_limit=self._quotas.active_limit(owner),
+            )
+        except DuplicateRequestError:
+            event = None
+        except ActiveLimitError as error:
+            raise self._quotas.past_active_limit(owner, error.active) from None
+        finally:
+            self._creating.discard(job.id)
+        if event is not None:
+            self._active[event.job.id] = event.job
         if event is None:
             # Another call with the same request id won the race; answer like a retry.
             return await self.submit(submission, owner, request_bytes)

@@ -12,6 +12,8 @@ if TYPE_CHECKING:
     from ibmq_gateway.server.core.settings import Settings
     from ibmq_gateway.server.jobs.submission import Submission
 
+_ACTIVE_JOBS = "jobs queued or running at once"
+
 
 @dataclass(frozen=True)
 class Quotas:
@@ -42,7 +44,15 @@ class Quotas:
         shots = submission.run_options.shots
         if shots is not None:
             self._check(user, "shots per circuit", self.shots, shots)
-        self._check(user, "jobs queued or running at once", self.active_jobs, active_jobs + 1)
+        self._check(user, _ACTIVE_JOBS, self.active_jobs, active_jobs + 1)
+
+    def active_limit(self, user: User) -> int | None:
+        """The most jobs ``user`` may have queued or running at once (None: no limit)."""
+        return None if user.admin else self.active_jobs
+
+    def past_active_limit(self, user: User, active: int) -> QuotaExceededError:
+        """The refusal of a job to a user who has ``active`` jobs queued or running."""
+        return QuotaExceededError(user.name, _ACTIVE_JOBS, self.active_jobs, active + 1)
 
     @staticmethod
     def _check(user: User, limit: str, value: int, asked: int) -> None:

@@ -6,6 +6,7 @@ every implementation passes the contract suite in tests/store.
 """
 
 from ibmq_gateway.server.store.base import (
+    ActiveLimitError,
     Change,
     DuplicateRequestError,
     DuplicateUserError,
@@ -16,6 +17,7 @@ from ibmq_gateway.server.store.base import (
 )
 
 __all__ = [
+    "ActiveLimitError",
     "Change",
     "DuplicateRequestError",
     "DuplicateUserError",

@@ -41,6 +41,14 @@ class DuplicateRequestError(StoreError):
         self.job_id = job_id
 
 
+class ActiveLimitError(StoreError):
+    """The owner has as many jobs queued or running as a new job's ``active_limit`` allows."""
+
+    def __init__(self, owner: str, active: int) -> None:
+        super().__init__(f"{owner} has {active} jobs queued or running")
+        self.active = active
+
+
 class DuplicateUserError(StoreError):
     """A user with this name exists already."""
 
@@ -85,16 +93,24 @@ class JobStore(Protocol):
         """Releases connections; later calls fail."""
 
     async def create_job(
-        self, job: Job, circuits: Sequence[CircuitSource], key: RequestKey | None
+        self,
+        job: Job,
+        circuits: Sequence[CircuitSource],
+        key: RequestKey | None,
+        *,
+        active_limit: int | None = None,
     ) -> JobEvent:
         """Stores a new job, its circuits, its CREATED event and its idempotency key at once.
 
         ``job.sequence`` and ``job.revision`` are ignored; the returned event's job carries
-        sequence 1 and the assigned revision.
+        sequence 1 and the assigned revision. With ``active_limit``, the job is stored only
+        if its owner has fewer active jobs than that, counted in the same transaction, so
+        that the limit holds across every gateway writing to the store.
 
         Raises:
             DuplicateRequestError: ``key`` (owner, request id) exists already; nothing is
                 written.
+            ActiveLimitError: the owner has ``active_limit`` active jobs; nothing is written.
         """
 
     async def find_request(self, owner: str, request_id: str) -> tuple[RequestKey, str] | None:

@@ -24,9 +24,15 @@ from ibmq_gateway.server.core.model import (
     RequestKey,
 )
 from ibmq_gateway.server.store import schema
-from ibmq_gateway.server.store.base import DuplicateRequestError, StaleJobError
+from ibmq_gateway.server.store.base import (
+    ActiveLimitError,
+    DuplicateRequestError,
+    StaleJobError,
+)
 from ibmq_gateway.server.store.codec import decode_job
 from ibmq_gateway.server.store.rows import (
+    ACTIVE_STATE_VALUES,
+    COUNT_ACTIVE,
     JOB_FIELDS,
     PRUNABLE,
     VISIBILITY_FIELDS,
@@ -87,10 +93,18 @@ def transaction(db: sqlite3.Connection) -> Iterator[None]:
 
 
 def insert_job(
-    db: sqlite3.Connection, job: Job, circuits: Sequence[CircuitSource], key: RequestKey | None
+    db: sqlite3.Connection,
+    job: Job,
+    circuits: Sequence[CircuitSource],
+    key: RequestKey | None,
+    active_limit: int | None = None,
 ) -> JobEvent:
     if key is not None:
         _refuse_duplicate(db, key)
+    if active_limit is not None:
+        active = db.execute(COUNT_ACTIVE, (job.owner, *ACTIVE_STATE_VALUES)).fetchone()[0]
+        if active >= active_limit:
+            raise ActiveLimitError(job.owner, active)
     stored = replace(job, sequence=1, revision=_next_revision(db))
     db.execute(_INSERT_JOB, (*job_row(stored), *visibility_row(stored)))
     db.executemany(

@@ -117,9 +117,14 @@ class PostgresJobStore:
         await self._dispatch.release()
 
     async def create_job(
-        self, job: Job, circuits: Sequence[CircuitSource], key: RequestKey | None
+        self,
+        job: Job,
+        circuits: Sequence[CircuitSource],
+        key: RequestKey | None,
+        *,
+        active_limit: int | None = None,
     ) -> JobEvent:
-        events = await self._write(_created, job, tuple(circuits), key)
+        events = await self._write(_created, job, tuple(circuits), key, active_limit)
         return events[0]
 
     async def find_request(self, owner: str, request_id: str) -> tuple[RequestKey, str] | None:
@@ -303,9 +308,13 @@ class PostgresJobStore:
 
 
 async def _created(
-    db: Connection, job: Job, circuits: Sequence[CircuitSource], key: RequestKey | None
+    db: Connection,
+    job: Job,
+    circuits: Sequence[CircuitSource],
+    key: RequestKey | None,
+    active_limit: int | None,
 ) -> list[JobEvent]:
-    return [await postgres_sql.insert_job(db, job, circuits, key)]
+    return [await postgres_sql.insert_job(db, job, circuits, key, active_limit)]
 
 
 async def _applied(db: Connection, changes: Sequence[Change]) -> list[JobEvent]:

@@ -18,10 +18,16 @@ from typing import TYPE_CHECKING, Any
 from psycopg import AsyncConnection
 
 from ibmq_gateway.server.core.model import CircuitSource, EventType, Job, JobEvent, RequestKey
-from ibmq_gateway.server.store.base import DuplicateRequestError, StaleJobError
+from ibmq_gateway.server.store.base import (
+    ActiveLimitError,
+    DuplicateRequestError,
+    StaleJobError,
+)
 from ibmq_gateway.server.store.codec import decode_job
 from ibmq_gateway.server.store.listing import POSTGRES
 from ibmq_gateway.server.store.rows import (
+    ACTIVE_STATE_VALUES,
+    COUNT_ACTIVE,
     JOB_FIELDS,
     PRUNABLE,
     VISIBILITY_FIELDS,
@@ -60,13 +66,24 @@ async def prepare(db: Connection) -> str:
 
 
 async def insert_job(
-    db: Connection, job: Job, circuits: Sequence[CircuitSource], key: RequestKey | None
+    db: Connection,
+    job: Job,
+    circuits: Sequence[CircuitSource],
+    key: RequestKey | None,
+    active_limit: int | None = None,
 ) -> JobEvent:
+    # Taking the next revision locks the one row every writer updates: from here to the
+    # commit no other gateway writes, and each statement sees all they committed before.
     stored = replace(job, sequence=1, revision=await _next_revision(db))
     if key is not None:
         found = await find_request(db, key.owner, key.request_id)
         if found is not None:
             raise DuplicateRequestError(*found)
+    if active_limit is not None:
+        count = POSTGRES.sql(COUNT_ACTIVE)
+        active = int(await _one(db, count, (job.owner, *ACTIVE_STATE_VALUES)))
+        if active >= active_limit:
+            raise ActiveLimitError(job.owner, active)
     await db.execute(_INSERT_JOB, (*job_row(stored), *visibility_row(stored)))
     async with db.cursor() as cursor:
         await cursor.executemany(

@@ -7,6 +7,7 @@ from datetime import datetime
 from typing import Any
 
 from ibmq_gateway.server.core.model import AuditEntry, EventType, Job, JobEvent, User
+from ibmq_gateway.server.core.states import ACTIVE_STATES
 from ibmq_gateway.server.store.codec import decode_job, encode_job, from_micros, to_micros
 
 JOB_FIELDS = (
@@ -23,6 +24,12 @@ REVOKE_USER = "UPDATE users SET revoked = ? WHERE name = ? AND revoked IS NULL"
 # Only an active user's token is replaced; a revoked user stays revoked.
 ROTATE_TOKEN = "UPDATE users SET token_hash = ?, expires = ? WHERE name = ? AND revoked IS NULL"
 RECORD_USE = "UPDATE users SET last_used = ? WHERE name = ?"
+# Both stores count a new job's owner's active jobs in the transaction that creates it.
+ACTIVE_STATE_VALUES = tuple(sorted(state.value for state in ACTIVE_STATES))
+COUNT_ACTIVE = (
+    "SELECT count(*) FROM jobs WHERE owner = ?"
+    f" AND state IN ({', '.join('?' * len(ACTIVE_STATE_VALUES))})"
+)
 # An event is prunable unless it is its job's latest, whose revision the job row carries.
 PRUNABLE = "FROM events WHERE time < ? AND revision NOT IN (SELECT revision FROM jobs)"
 

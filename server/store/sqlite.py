@@ -97,14 +97,20 @@ class SqliteJobStore:
         executor.shutdown()
 
     async def create_job(
-        self, job: Job, circuits: Sequence[CircuitSource], key: RequestKey | None
+        self,
+        job: Job,
+        circuits: Sequence[CircuitSource],
+        key: RequestKey | None,
+        *,
+        active_limit: int | None = None,
     ) -> JobEvent:
         """Stores a new job, its circuits, its CREATED event and its key in one transaction.
 
         Raises:
             DuplicateRequestError: ``key`` exists already; nothing is written.
+            ActiveLimitError: the owner has ``active_limit`` active jobs; nothing is written.
         """
-        return await self._run(self._create_job, job, tuple(circuits), key)
+        return await self._run(self._create_job, job, tuple(circuits), key, active_limit)
 
     async def find_request(self, owner: str, request_id: str) -> tuple[RequestKey, str] | None:
         """The stored key and job id for an earlier request, or None."""
@@ -294,9 +300,10 @@ class SqliteJobStore:
         job: Job,
         circuits: Sequence[CircuitSource],
         key: RequestKey | None,
+        active_limit: int | None,
     ) -> JobEvent:
         with jobs_sql.transaction(db):
-            event = jobs_sql.insert_job(db, job, circuits, key)
+            event = jobs_sql.insert_job(db, job, circuits, key, active_limit)
         self._publish([event])
         return event
 

@@ -92,6 +92,31 @@ def test_active_jobs_are_limited_and_a_retry_still_answers(users):
     assert submit(bob).job.state == job_pb2.JOB_STATE_CREATING
 
 
+def test_submissions_at_once_never_pass_the_active_jobs_limit(users):
+    bob, _ = users
+    calls = [bob.jobs.SubmitJob.future(_bell(), timeout=30) for _ in range(12)]
+
+    outcomes = [_outcome(call) for call in calls]
+
+    assert outcomes.count(grpc.StatusCode.OK) == LIMITS["quota_active_jobs"]
+    assert outcomes.count(grpc.StatusCode.RESOURCE_EXHAUSTED) == 12 - LIMITS["quota_active_jobs"]
+    assert _job_count(bob) == LIMITS["quota_active_jobs"]
+
+
+def _bell() -> job_service_pb2.SubmitJobRequest:
+    return job_service_pb2.SubmitJobRequest(
+        backend="aer_simulator", circuits=[job_pb2.Circuit(qasm3=BELL_QASM3)]
+    )
+
+
+def _outcome(call) -> grpc.StatusCode:
+    try:
+        call.result()
+    except grpc.RpcError as error:
+        return error.code()
+    return grpc.StatusCode.OK
+
+
 def test_admins_have_no_quota(users):
     _, admin = users
     for _ in range(3):

@@ -28,6 +28,7 @@ from ibmq_gateway.server.core.model import (
 )
 from ibmq_gateway.server.core.states import JobState
 from ibmq_gateway.server.store import (
+    ActiveLimitError,
     Change,
     DuplicateRequestError,
     JobStore,
@@ -360,6 +361,62 @@ async def test_find_request_without_a_key_finds_nothing(store: JobStore) -> None
 
     assert await store.find_request("alice", "req-1") is None
     assert await store.find_request("alice", "never") is None
+
+
+# The active-jobs limit
+
+
+async def create_within(store: JobStore, job_id: str, limit: int, **fields: Any) -> JobEvent:
+    return await store.create_job(make_job(job_id, **fields), CIRCUITS, None, active_limit=limit)
+
+
+async def test_a_job_past_its_owners_active_limit_is_refused_and_nothing_written(
+    store: JobStore,
+) -> None:
+    await create_within(store, "a", 2)
+    await create_within(store, "b", 2)
+    log = await all_events(store)
+
+    with pytest.raises(ActiveLimitError) as raised:
+        await create_within(store, "c", 2)
+
+    assert raised.value.active == 2
+    assert await store.get_job("c") is None
+    assert await store.get_circuits("c") == []
+    assert await all_events(store) == log
+
+
+async def test_the_active_limit_counts_only_the_owners_unfinished_jobs(store: JobStore) -> None:
+    finished = await create(store, make_job("finished"))
+    await advance(store, finished, state=JobState.CANCELLED)
+    await create(store, make_job("bobs", owner="bob"))
+    await create(store, make_job("queued", state=JobState.QUEUED))
+
+    assert (await create_within(store, "second", 2)).job.id == "second"
+    with pytest.raises(ActiveLimitError):
+        await create_within(store, "third", 2)
+
+
+async def test_two_stores_on_one_database_keep_the_limit_between_them(
+    backend: Backend, make_store: MakeStore
+) -> None:
+    if not backend.durable:
+        pytest.skip("two stores share nothing in memory")
+    stores = [make_store(), make_store()]
+    for each in stores:
+        await each.open()
+    try:
+        outcomes = await asyncio.gather(
+            *(create_within(stores[i % 2], f"j{i:02}", 3) for i in range(12)),
+            return_exceptions=True,
+        )
+        created = [outcome for outcome in outcomes if isinstance(outcome, JobEvent)]
+        refused = [outcome for outcome in outcomes if isinstance(outcome, ActiveLimitError)]
+        assert (len(created), len(refused)) == (3, 9)
+        assert len(await stores[0].jobs_in_states(frozenset({JobState.CREATING}))) == 3
+    finally:
+        for each in stores:
+            await each.close()
 
 
 # Listing jobs
