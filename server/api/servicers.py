@@ -132,7 +132,10 @@ class JobService(job_service_pb2_grpc.JobServiceServicer):
         heartbeat = _heartbeat(request.heartbeat_interval, self._heartbeat)
         feed = self._feeds.job(request.job_id, request.resume_token, heartbeat, principal())
         async for item in feed:
-            yield self._responses.get(job_service_pb2.WatchJobResponse, item)
+            response = self._responses.get(job_service_pb2.WatchJobResponse, item)
+            # The stream may wait long for its next event: its frame keeps no job snapshot.
+            del item
+            yield response
 
     async def WatchJobs(
         self, request: job_service_pb2.WatchJobsRequest, context: Context

@@ -9,7 +9,7 @@ resumes from the durable log instead of holding memory.
 from __future__ import annotations
 
 import asyncio
-from collections import defaultdict
+from collections import defaultdict, deque
 from collections.abc import Callable
 
 from ibmq_gateway.server.core.model import JobEvent
@@ -26,43 +26,54 @@ class Subscription:
         self.closed = False
         self._bus = bus
         self._accepts = accepts
-        # One extra place for the wake-up sent when the bus closes.
-        self._buffer: asyncio.Queue[JobEvent | None] = asyncio.Queue(maxsize=size + 1)
+        # A deque and a future made only while the reader waits, not an asyncio.Queue: a
+        # queue's four deques cost 3 KiB, and a gateway holds one subscription per stream.
+        self._buffer: deque[JobEvent] = deque()
+        self._waiter: asyncio.Future[None] | None = None
         self._size = size
 
     def offer(self, event: JobEvent) -> None:
         """Buffers ``event`` if this subscription wants it."""
         if self.overflowed or not self._accepts(event):
             return
-        if self._buffer.qsize() >= self._size:
+        if len(self._buffer) >= self._size:
             self.overflowed = True
-            return
-        self._buffer.put_nowait(event)
+        else:
+            self._buffer.append(event)
+        self._wake()
 
     def end(self) -> None:
         """Marks the subscription closed and wakes its reader."""
         self.closed = True
-        self._buffer.put_nowait(None)
+        self._wake()
 
     async def next(self, timeout: float) -> JobEvent | None:
         """The next buffered event, or None after ``timeout`` seconds with none buffered."""
         if self.closed:
             return None
-        # Most calls find an event waiting: no timer for those. asyncio.timeout, unlike
-        # wait_for on Python 3.11, does not wrap the wait in a task of its own.
-        if not self._buffer.empty():
-            return self._buffer.get_nowait()
-        try:
-            async with asyncio.timeout(timeout):
-                return await self._buffer.get()
-        except TimeoutError:
-            # The wait can run out just as an event comes in, leaving it buffered: silence
-            # now would let a heartbeat's token claim the stream is past it.
-            return None if self._buffer.empty() else self._buffer.get_nowait()
+        if not self._buffer:
+            await self._wait(timeout)
+        # The wait can run out just as an event comes in: that event is returned, since
+        # silence now would let a heartbeat's token claim the stream is past it.
+        return self._buffer.popleft() if self._buffer else None
 
     def close(self) -> None:
         """Stops receiving events."""
         self._bus.unsubscribe(self)
+
+    async def _wait(self, timeout: float) -> None:
+        self._waiter = asyncio.get_running_loop().create_future()
+        try:
+            async with asyncio.timeout(timeout):
+                await self._waiter
+        except TimeoutError:
+            pass
+        finally:
+            self._waiter = None
+
+    def _wake(self) -> None:
+        if self._waiter is not None and not self._waiter.done():
+            self._waiter.set_result(None)
 
 
 class EventBus:

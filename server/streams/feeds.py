@@ -72,12 +72,16 @@ class Feeds:
         try:
             latest = await self._latest_visible(job_id, viewer)
             backlog, last = await self._job_backlog(latest, token)
+            # A job final when the stream began has had its last event replayed (or the
+            # token is past it): nothing more will come.
+            ended = latest.job.final or bool(backlog and backlog[-1].job.final)
             for event in backlog:
                 last = event.revision
                 yield self._item(event)
-            # A job final when the stream began has had its last event replayed (or the
-            # token is past it): nothing more will come.
-            if latest.job.final or (backlog and backlog[-1].job.final):
+                del event
+            # This frame lives as long as the stream: it keeps no job snapshot meanwhile.
+            del latest, backlog
+            if ended:
                 return
             limits = FeedLimits(heartbeat, self._max_age)
             async for item in self._live(subscription, last, limits, _is_final):
