@@ -10,7 +10,7 @@ must still be SERVING and, once stopped, its store consistent. It prints inputs 
 inputs/s, the statuses and the gateway's resident memory at the start, its peak and at
 the end. Exit status 1 on any failure.
 
-    .venv/bin/python bench/fuzz_api.py [--inputs 100000] [--minutes 30] [--workers 12]
+    .venv/bin/python bench/fuzz_api.py [--inputs 100000] [--minutes 30] [--workers 6]
 """
 
 from __future__ import annotations
@@ -104,7 +104,7 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--inputs", type=positive, default=100_000, help="calls to send")
     parser.add_argument("--minutes", type=float, default=30.0, help="stop after this long")
-    parser.add_argument("--workers", type=positive, default=12, help="processes with tokens")
+    parser.add_argument("--workers", type=positive, default=6, help="processes with tokens")
     parser.add_argument("--seed", type=int, default=None, help="fixes the workers' seeds")
     return parser
 
