@@ -5,6 +5,8 @@ Which replica runs the jobs, and how the others hear of commits: ``postgres_repl
 Reads share a pool of connections. Writes of this process go one at a time (an asyncio
 lock) and are handed to the commit hook in commit order, as the SQLite store's are; writes
 of other replicas are ordered against them by the database (``postgres_sql``).
+
+Size: one short method per operation of ``JobStore`` (the SQL lives in ``postgres_sql``).
 """
 
 from __future__ import annotations

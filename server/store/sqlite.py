@@ -3,6 +3,8 @@
 One connection, used only from one worker thread, serialises every read and write and keeps
 blocking I/O off the event loop. Revisions come from the AUTOINCREMENT key of ``events``, so
 a revision is never handed out twice, not even after pruning.
+
+Size: one short method per operation of ``JobStore`` (the SQL lives in ``jobs_sql``).
 """
 
 from __future__ import annotations
