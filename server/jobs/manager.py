@@ -81,6 +81,7 @@ _WAKE_FLOOR_S = 0.05
 _POSITIONS_AT_ONCE_UP_TO = 50
 _POSITIONS_EVERY_S = 0.25
 _ADMISSION_STEPS = (JobState.VALIDATING, JobState.VALIDATED)
+_ADMITTED_FROM = frozenset({JobState.CREATING, *_ADMISSION_STEPS})
 _RETRY_FIRST_S = 0.1
 _RETRY_LAST_S = 2.0
 _RPC_STALE_TRIES = 5
@@ -116,6 +117,9 @@ class JobManager:
         store submissions, cancels and updates, which the leading one then acts on."""
         self._creating: set[str] = set()
         """Ids of jobs this gateway is storing right now (their event may come back first)."""
+        self._admitting: set[str] = set()
+        """Ids of jobs being admitted: a job heard of twice (its event and a takeover's
+        read) is admitted once."""
 
     # -- start and stop ---------------------------------------------------------------
 
@@ -143,8 +147,17 @@ class JobManager:
         if self._leading:
             return
         self._leading = True
-        self._active = {job.id: job for job in await self._store.jobs_in_states(ACTIVE_STATES)}
-        await self._recover(list(self._active.values()))
+        stored = {job.id: job for job in await self._store.jobs_in_states(ACTIVE_STATES)}
+        # A job stored while the read ran (a submission here, an event heard) is newer
+        # than the read and already being admitted, as this replica leads: it stays.
+        # Others the read misses went final meanwhile.
+        arrived = {
+            job_id: job
+            for job_id, job in self._active.items()
+            if job_id not in stored and job.state == JobState.CREATING
+        }
+        self._active = {**stored, **arrived}
+        await self._recover(list(stored.values()))
 
     def stand_by(self) -> None:
         """Stops running jobs at once, writing nothing: another replica may run them now."""
@@ -368,9 +381,18 @@ class JobManager:
         The moves are written in one commit once the circuits are checked: a watcher sees
         each of them, in order, one commit sooner than if each had its own.
         """
-        job = self._active.get(job_id)
-        if job is None:
+        if job_id in self._admitting:
             return
+        self._admitting.add(job_id)
+        try:
+            await self._admit_once(job_id)
+        finally:
+            self._admitting.discard(job_id)
+
+    async def _admit_once(self, job_id: str) -> None:
+        job = self._active.get(job_id)
+        if job is None or job.state not in _ADMITTED_FROM:
+            return  # gone, or admitted already: queueing it again would run it twice
         if job.state in (JobState.CREATING, JobState.VALIDATING):
             failure = check_fits(self.backend_info(job.backend), await self._circuits(job_id))
             if failure is not None:
