@@ -8,6 +8,7 @@ one of the client's exceptions. The channel's TLS credentials come from ``_tls``
 
 from __future__ import annotations
 
+import ipaddress
 import random
 import time
 from contextlib import contextmanager
@@ -29,7 +30,7 @@ from ibmq_gateway.v1 import (
 )
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Iterator
+    from collections.abc import Callable, Iterator, Sequence
 
     from google.protobuf import any_pb2
     from google.protobuf.timestamp_pb2 import Timestamp
@@ -39,8 +40,18 @@ if TYPE_CHECKING:
 UNARY_TIMEOUT = 60.0
 """Deadline of every unary call, in seconds, so that a stuck gateway cannot hang a caller."""
 
-# Results with per-shot memory can be far larger than gRPC's 4 MiB default.
-_CHANNEL_OPTIONS = [("grpc.max_receive_message_length", 256 * 1024 * 1024)]
+_CHANNEL_OPTIONS = [
+    # Results with per-shot memory can be far larger than gRPC's 4 MiB default.
+    ("grpc.max_receive_message_length", 256 * 1024 * 1024),
+    # Calls spread over every address the target names (replicas behind one DNS name,
+    # or a list), not all on the first that answers.
+    ("grpc.lb_policy_name", "round_robin"),
+    # A restarted replica is reached within a second, not after gRPC's default backoff
+    # of up to two minutes.
+    ("grpc.initial_reconnect_backoff_ms", 100),
+    ("grpc.min_reconnect_backoff_ms", 100),
+    ("grpc.max_reconnect_backoff_ms", 1000),
+]
 # Codes after which a request that is safe to repeat is sent again.
 _TRANSIENT = frozenset({grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED})
 
@@ -55,6 +66,37 @@ def client_version() -> str:
         return "unknown"
 
 
+def channel_target(target: str | Sequence[str]) -> str:
+    """gRPC's name for one address or several: ``ip:port`` addresses become one ``ipv4:``
+    (or ``ipv6:``) target the channel balances over.
+
+    Raises:
+        ValueError: several addresses of which one is not ``ip:port``; gRPC balances over
+            a list of IP addresses only, so replicas with host names go behind one DNS name.
+    """
+    addresses = [a.strip() for a in (target.split(",") if isinstance(target, str) else target)]
+    if len(addresses) == 1:
+        return addresses[0]
+    families = {_ip_version(address) for address in addresses}
+    if families not in ({4}, {6}):
+        raise ValueError(
+            f"cannot balance over {','.join(addresses)}: give several addresses as ip:port,"
+            " all IPv4 or all IPv6, or one DNS name that resolves to every replica"
+        )
+    return f"ipv{families.pop()}:{','.join(addresses)}"
+
+
+def _ip_version(address: str) -> int | None:
+    """4 or 6 for an ``ip:port`` (IPv6 in brackets), None for anything else."""
+    host, _, port = address.rpartition(":")
+    if not port.isdigit():
+        return None
+    try:
+        return ipaddress.ip_address(host.removeprefix("[").removesuffix("]")).version
+    except ValueError:
+        return None
+
+
 class ApiClient:
     """The gateway's RPCs over one channel.
 
@@ -67,11 +109,11 @@ class ApiClient:
 
     def __init__(
         self,
-        target: str,
+        target: str | Sequence[str],
         token: str | None = None,
         credentials: grpc.ChannelCredentials | None = None,
     ) -> None:
-        self.target = target
+        self.target = target = channel_target(target)
         if credentials is None:
             credentials = tls_credentials()
         if credentials is None:

@@ -13,6 +13,7 @@ from ibmq_gateway.client.backend_service import BackendService
 from ibmq_gateway.client.exceptions import IBMQBackendApiError, IBMQBackendValueError
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
     from types import TracebackType
 
 __all__ = ["BackendService", "GatewayProvider"]
@@ -29,7 +30,9 @@ class GatewayProvider:
         print(job.result().get_counts())
 
     Args:
-        target: ``host:port`` of the gateway.
+        target: ``host:port`` of the gateway, or of its replicas: a DNS name with an
+            address per replica, or several ``ip:port`` (a list, or one string joined by
+            commas); calls go round robin over them.
         token: Bearer token; None: ``IBMQ_GATEWAY_TOKEN``, then ``IBMQ_GATEWAY_TOKEN_FILE``,
             then the local gateway's admin token file.
         root_certificates: PEM root certificates to trust; giving any certificate turns on
@@ -41,14 +44,15 @@ class GatewayProvider:
 
     Raises:
         ValueError: only one of ``private_key`` and ``certificate_chain`` is given, or only
-            one of ``IBMQ_GATEWAY_CLIENT_CERT`` and ``IBMQ_GATEWAY_CLIENT_KEY`` is set.
+            one of ``IBMQ_GATEWAY_CLIENT_CERT`` and ``IBMQ_GATEWAY_CLIENT_KEY`` is set, or
+            ``target`` lists several addresses that are not all ``ip:port`` of one family.
         OSError: a file that ``IBMQ_GATEWAY_CA_CERT``, ``IBMQ_GATEWAY_CLIENT_CERT`` or
             ``IBMQ_GATEWAY_CLIENT_KEY`` names cannot be read (the message names the variable).
     """
 
     def __init__(
         self,
-        target: str,
+        target: str | Sequence[str],
         token: str | None = None,
         *,
         root_certificates: bytes | None = None,

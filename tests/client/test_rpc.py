@@ -15,7 +15,7 @@ import pytest
 
 from ibmq_gateway.client import IBMQBackendApiError, IBMQJobApiError
 from ibmq_gateway.client._credentials import TOKEN_ENV, TOKEN_FILE_ENV
-from ibmq_gateway.client._rpc import ApiClient, api_errors
+from ibmq_gateway.client._rpc import ApiClient, api_errors, channel_target
 from ibmq_gateway.v1 import job_pb2, job_service_pb2
 from tests.client.gateways import add_user
 from tests.helpers import BELL_QASM3, connect, details
@@ -177,3 +177,37 @@ def test_submit_is_not_retried_on_other_errors(gateway, monkeypatch, rpc_log):
     assert caught.value.code() is grpc.StatusCode.INVALID_ARGUMENT
     assert sent == ["r-1"]
     assert rpc_log.wait_for("SubmitJob", "INVALID_ARGUMENT", "admin") == ["INVALID_ARGUMENT"]
+
+
+def test_calls_go_round_robin_over_several_addresses(start_gateway):
+    gateways = [start_gateway(), start_gateway()]  # one store each: who got what shows
+    with closing(ApiClient([g.address for g in gateways])) as api:
+        grpc.channel_ready_future(api._channel).result(timeout=30)
+        for index in range(6):
+            request = submit_request()
+            request.request_id = f"r-{index}"
+            api.job_submit(request)
+    for gateway in gateways:
+        with closing(connect(gateway.address)) as admin:
+            listed = admin.jobs.ListJobs(job_service_pb2.ListJobsRequest(), timeout=30).jobs
+        assert len(listed) >= 2, gateway.address  # 3 each once both are connected
+
+
+@pytest.mark.parametrize(
+    ("target", "expected"),
+    [
+        ("gateway.example:50051", "gateway.example:50051"),
+        ("10.0.0.1:50051, 10.0.0.2:50051", "ipv4:10.0.0.1:50051,10.0.0.2:50051"),
+        (["[::1]:50051", "[::2]:50051"], "ipv6:[::1]:50051,[::2]:50051"),
+    ],
+)
+def test_a_target_of_several_addresses_is_one_balanced_channel(target, expected):
+    assert channel_target(target) == expected
+
+
+@pytest.mark.parametrize(
+    "target", ["a.example:1,b.example:1", "10.0.0.1:1,[::1]:1", "10.0.0.1,10.0.0.2"]
+)
+def test_several_addresses_that_grpc_cannot_balance_are_refused_with_the_way_out(target):
+    with pytest.raises(ValueError, match="one DNS name that resolves to every replica"):
+        channel_target(target)
