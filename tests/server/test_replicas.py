@@ -23,6 +23,7 @@ import psycopg
 import pytest
 
 from ibmq_gateway.v1 import job_pb2, job_service_pb2, job_service_pb2_grpc
+from tests.chaos.clients import CHANNEL_OPTIONS, RETRIED
 from tests.conftest import TEST_TOKEN
 from tests.helpers import BELL_QASM3
 from tests.postgres import fresh_database
@@ -123,14 +124,13 @@ def _channel(target: str) -> grpc.Channel:
     credentials = grpc.composite_channel_credentials(
         grpc.local_channel_credentials(), grpc.access_token_call_credentials(TEST_TOKEN)
     )
-    return grpc.secure_channel(
-        target, credentials, options=[("grpc.lb_policy_name", "round_robin")]
-    )
+    options = [*CHANNEL_OPTIONS, ("grpc.lb_policy_name", "round_robin")]
+    return grpc.secure_channel(target, credentials, options=options)
 
 
 def _submit_all(target: str, count: int, on_submitted: Callable[[], None]) -> list[tuple[str, str]]:
     """Submits ``count`` Bell jobs over every replica, retrying each (same request id)
-    while replicas die; returns each job's id and creation resume token."""
+    while replicas die or restart; returns each job's id and creation resume token."""
     channel = _channel(target)
     stub = job_service_pb2_grpc.JobServiceStub(channel)
 
@@ -148,7 +148,7 @@ def _submit_all(target: str, count: int, on_submitted: Callable[[], None]) -> li
                 on_submitted()
                 return response.job.id, response.resume_token
             except grpc.RpcError as error:
-                if error.code() != grpc.StatusCode.UNAVAILABLE or time.monotonic() > deadline:
+                if error.code() not in RETRIED or time.monotonic() > deadline:
                     raise
                 time.sleep(0.2)
 
