@@ -219,7 +219,9 @@ class ApiClient:
 def retry_transient(
     call: Callable[[], _Response], attempts: int = 4, first_delay: float = 0.2
 ) -> _Response:
-    """Runs ``call``, repeating it with jittered exponential back-off on transient errors.
+    """Runs ``call``, repeating it with jittered exponential back-off on transient errors:
+    UNAVAILABLE, DEADLINE_EXCEEDED, and any error whose ``RetryInfo`` says when to come
+    back (a busy parser); that pause is waited at least.
 
     Only for requests that are safe to repeat, such as a submit with a fixed request id.
     """
@@ -228,11 +230,22 @@ def retry_transient(
         try:
             return call()
         except grpc.RpcError as err:
-            if err.code() not in _TRANSIENT:
+            asked = retry_delay(err)
+            if err.code() not in _TRANSIENT and asked is None:
                 raise
-        time.sleep(delay * random.uniform(0.5, 1.5))
+        time.sleep(max(delay * random.uniform(0.5, 1.5), asked or 0.0))
         delay *= 2
     return call()
+
+
+def retry_delay(err: grpc.RpcError) -> float | None:
+    """The seconds a failed call's ``RetryInfo`` asks to wait before it is sent again."""
+    for detail in _status_details(err):
+        if detail.Is(error_details_pb2.RetryInfo.DESCRIPTOR):
+            info = error_details_pb2.RetryInfo()
+            detail.Unpack(info)
+            return float(info.retry_delay.ToNanoseconds()) / 1e9
+    return None
 
 
 def status_code(err: grpc.RpcError) -> grpc.StatusCode | None:

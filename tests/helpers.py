@@ -38,6 +38,18 @@ measure q -> c;
 """
 
 
+def chain_qasm3(gates: int) -> str:
+    """A three-qubit OpenQASM 3 chain of ``gates`` gates, about 20 bytes each: large ones
+    are slow to parse (about 60 KiB a second here)."""
+    lines = ["OPENQASM 3.0;", 'include "stdgates.inc";', "qubit[3] q;", "bit[3] c;"]
+    for index in range(gates // 2):
+        lines += [
+            f"rz({0.01 * index}) q[{index % 3}];",
+            f"cx q[{index % 3}], q[{(index + 1) % 3}];",
+        ]
+    return "\n".join([*lines, "c = measure q;"])
+
+
 def bell_circuit(*, measure_all: bool = False) -> QuantumCircuit:
     """A measured Bell pair: into ``c``, or with ``measure_all`` into a new register ``meas``."""
     circuit = QuantumCircuit(2, 0 if measure_all else 2, name="bell")

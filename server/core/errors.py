@@ -13,6 +13,7 @@ Hierarchy::
     ├── ResumeTokenExpiredError    OUT_OF_RANGE
     ├── QuotaExceededError         RESOURCE_EXHAUSTED (QuotaFailure)
     ├── SlowConsumerError          RESOURCE_EXHAUSTED (RetryInfo)
+    ├── ParserBusyError            RESOURCE_EXHAUSTED (RetryInfo) reason PARSER_BUSY
     └── UnavailableError           UNAVAILABLE        (RetryInfo)
         └── DatabaseUnavailableError UNAVAILABLE      reason DATABASE_UNAVAILABLE
 
@@ -175,6 +176,22 @@ class SlowConsumerError(_RetryableError):
     """A stream's reader fell too far behind; it should resume from its token."""
 
     code = grpc.StatusCode.RESOURCE_EXHAUSTED
+
+
+class ParserBusyError(_RetryableError):
+    """So much OpenQASM is waiting to be parsed that a submission would wait past what
+    callers allow; nothing was created, and the same request may be sent again later."""
+
+    code = grpc.StatusCode.RESOURCE_EXHAUSTED
+
+    def __init__(self, waiting_s: float) -> None:
+        super().__init__(
+            f"the gateway is busy parsing about {waiting_s:.0f} s of OpenQASM submitted"
+            " before this job; send it again later (same request id), or send its circuits"
+            " as QPY, which needs no parsing",
+            reason="PARSER_BUSY",
+            retry_after=waiting_s,
+        )
 
 
 class UnavailableError(_RetryableError):

@@ -84,6 +84,10 @@ class Settings:
     before its parser runs (INVALID_ARGUMENT, INVALID_CIRCUIT)."""
     max_circuit_operations: int = 1_000_000
     """Operations a circuit may hold, of anyone, each loop body counted per iteration."""
+    max_parse_wait: float = 5.0
+    """Seconds of OpenQASM parsing (estimated from its size) a submission may have to wait
+    behind; past it the submission is refused with RESOURCE_EXHAUSTED, reason PARSER_BUSY,
+    and a RetryInfo saying when to send it again. A job alone is always parsed."""
     quota_open_streams: int = 200
     """Streams (WatchJob, WatchJobs) a user (not an admin) may have open at once on one
     replica; past it a new stream is refused with RESOURCE_EXHAUSTED."""

@@ -7,6 +7,10 @@ event loop needs, so a burst of large submissions stalled every RPC and stream
 circuits back as QPY: loading a 120-gate circuit from QPY takes 0.1 ms where parsing its
 OpenQASM 3 takes 45 ms. Smaller ones, most jobs, parse on a thread: a process round trip
 would cost them more than their parse.
+
+The worker processes' queue is bounded by time: a submission that would wait there for
+more than ``max_wait`` seconds of parsing (estimated from the OpenQASM ahead of it) is
+refused with a time to come back, instead of waiting past its caller's deadline.
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ from typing import TYPE_CHECKING, cast
 
 from qiskit import qpy
 
+from ibmq_gateway.server.core.errors import ParserBusyError
 from ibmq_gateway.server.core.worker_processes import follow_gateway, worker_context
 from ibmq_gateway.server.jobs.circuit_formats import (
     CircuitViolation,
@@ -39,30 +44,58 @@ if TYPE_CHECKING:
 IN_PROCESS_FROM_BYTES = 1024
 """OpenQASM text in one submission from which it is parsed in a worker process (about
 16 ms of parsing; a Bell circuit, 100 bytes, parses in 1.2 ms)."""
-_TEXT_FORMATS = frozenset({"qasm3", "qasm2"})
+_BYTES_PER_SECOND = {"qasm3": 60 * 1024, "qasm2": 3 * 1024 * 1024}
+"""How fast one process parses each text format here (``qiskit.qasm3`` is pure Python,
+``qiskit.qasm2`` is Rust): what the queue's length in seconds is estimated from."""
 
 
 class CircuitParser:
     """Reads submissions' circuits: large OpenQASM in a worker process, the rest on a thread."""
 
-    def __init__(self, limits: CircuitLimits, workers: int | None = None) -> None:
-        """``workers``: parser processes; by default half the machine's cores, at least one
-        (the other half stays with the event loop and the simulations)."""
+    def __init__(
+        self, limits: CircuitLimits, *, max_wait: float = 5.0, workers: int | None = None
+    ) -> None:
+        """``max_wait``: seconds of parsing a submission may wait behind. ``workers``: parser
+        processes; by default half the machine's cores, at least one (the other half stays
+        with the event loop and the simulations)."""
         self._limits = limits
+        self._max_wait = max_wait
         self._workers = workers or max(1, (os.cpu_count() or 2) // 2)
         self._pool: ProcessPoolExecutor | None = None
         self._pool_lock = threading.Lock()
+        self._queued_s = 0.0
+        """Estimated parsing time of what the worker processes have been given and not
+        yet finished."""
 
-    async def parse(self, sources: Sequence[CircuitSource]) -> list[QuantumCircuit]:
+    async def parse(
+        self, sources: Sequence[CircuitSource], *, refuse_when_busy: bool = False
+    ) -> list[QuantumCircuit]:
         """One qiskit circuit per source, in order.
+
+        ``refuse_when_busy``: for a new submission, which its sender may send again later;
+        a stored job's circuits are parsed however long they wait.
 
         Raises:
             InvalidCircuitsError: at least one source is not a valid circuit; it lists them all.
+            ParserBusyError: ``refuse_when_busy``, and the worker processes' queue is longer
+                than ``max_wait``.
         """
-        text = sum(len(source.payload) for source in sources if source.format in _TEXT_FORMATS)
+        text = sum(len(s.payload) for s in sources if s.format in _BYTES_PER_SECOND)
         if text < IN_PROCESS_FROM_BYTES:
             return await asyncio.to_thread(parse_circuits, sources, self._limits)
-        payload = await self._in_worker(list(sources))
+        parse_s = sum(
+            len(s.payload) / _BYTES_PER_SECOND[s.format]
+            for s in sources
+            if s.format in _BYTES_PER_SECOND
+        )
+        waiting_s = self._queued_s / self._workers
+        if refuse_when_busy and waiting_s > self._max_wait:
+            raise ParserBusyError(waiting_s)
+        self._queued_s += parse_s
+        try:
+            payload = await self._in_worker(list(sources))
+        finally:
+            self._queued_s -= parse_s
         if payload is None:
             # QPY cannot hold something these circuits use: parse them here after all.
             return await asyncio.to_thread(parse_circuits, sources, self._limits)

@@ -97,7 +97,8 @@ class JobManager:
         self._store = store
         self._settings = settings
         self._parser = CircuitParser(
-            CircuitLimits(settings.max_circuit_qubits, settings.max_circuit_operations)
+            CircuitLimits(settings.max_circuit_qubits, settings.max_circuit_operations),
+            max_wait=settings.max_parse_wait,
         )
         self._scheduler = Scheduler({})
         self._routes = Routes(executors, settings, self._scheduler)
@@ -236,7 +237,7 @@ class JobManager:
         if earlier is not None:
             return earlier, True
         try:
-            circuits = await self._parser.parse(submission.circuits)
+            circuits = await self._parser.parse(submission.circuits, refuse_when_busy=True)
         except InvalidCircuitsError as error:
             raise transitions.circuits_refused(error) from None
         # What this gateway holds answers most submissions past the quota at once; the

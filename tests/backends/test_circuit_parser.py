@@ -10,21 +10,12 @@ import signal
 import pytest
 from qiskit import QuantumCircuit
 
+from ibmq_gateway.server.core.errors import ParserBusyError
 from ibmq_gateway.server.core.model import CircuitSource
 from ibmq_gateway.server.jobs.circuit_formats import InvalidCircuitsError, parse_circuits
 from ibmq_gateway.server.jobs.circuit_limits import CircuitLimits
 from ibmq_gateway.server.jobs.circuit_parser import IN_PROCESS_FROM_BYTES, CircuitParser
-from tests.helpers import BELL_QASM3
-
-
-def chain_qasm3(gates: int) -> str:
-    lines = ["OPENQASM 3.0;", 'include "stdgates.inc";', "qubit[3] q;", "bit[3] c;"]
-    for index in range(gates // 2):
-        lines += [
-            f"rz({0.01 * index}) q[{index % 3}];",
-            f"cx q[{index % 3}], q[{(index + 1) % 3}];",
-        ]
-    return "\n".join([*lines, "c = measure q;"])
+from tests.helpers import BELL_QASM3, chain_qasm3
 
 
 def chain_qasm2(gates: int) -> str:
@@ -106,3 +97,48 @@ def test_a_killed_worker_is_replaced_and_the_parse_still_answers(parser: Circuit
     circuits = asyncio.run(parser.parse([LARGE]))
 
     assert circuits == parse_circuits([LARGE])
+
+
+LONG = CircuitSource("qasm3", chain_qasm3(3000).encode())
+"""About 0.8 s of parsing, as estimated from its size."""
+
+
+def test_a_submission_behind_more_parsing_than_allowed_is_refused() -> None:
+    parser = CircuitParser(CircuitLimits(), max_wait=0.5, workers=1)
+
+    async def behind_a_long_parse() -> tuple[ParserBusyError, list[QuantumCircuit]]:
+        ahead = asyncio.create_task(parser.parse([LONG]))
+        await asyncio.sleep(0)  # it is queued for the worker now
+        with pytest.raises(ParserBusyError) as refused:
+            await parser.parse([LARGE], refuse_when_busy=True)
+        waited = await parser.parse([LARGE])  # a stored job's circuits wait their turn
+        await ahead
+        return refused.value, waited
+
+    try:
+        refused, waited = asyncio.run(behind_a_long_parse())
+        # The queue is empty again: the next submission is taken.
+        after = asyncio.run(parser.parse([LARGE], refuse_when_busy=True))
+    finally:
+        parser.close()
+
+    assert refused.reason == "PARSER_BUSY"
+    assert 0.5 < refused.retry_after < 2
+    assert "send it again later (same request id)" in str(refused)
+    assert waited == after == parse_circuits([LARGE])
+
+
+def test_small_submissions_are_never_refused_for_a_busy_worker() -> None:
+    parser = CircuitParser(CircuitLimits(), max_wait=0.0, workers=1)
+
+    async def beside_a_long_parse() -> list[QuantumCircuit]:
+        ahead = asyncio.create_task(parser.parse([LONG]))
+        await asyncio.sleep(0)
+        small = await parser.parse([SMALL], refuse_when_busy=True)  # parsed on a thread
+        await ahead
+        return small
+
+    try:
+        assert asyncio.run(beside_a_long_parse()) == parse_circuits([SMALL])
+    finally:
+        parser.close()

@@ -7,6 +7,7 @@ client's stub, which passes each one on unchanged.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from contextlib import closing
 
@@ -18,7 +19,7 @@ from ibmq_gateway.client._credentials import TOKEN_ENV, TOKEN_FILE_ENV
 from ibmq_gateway.client._rpc import ApiClient, api_errors, channel_target
 from ibmq_gateway.v1 import job_pb2, job_service_pb2
 from tests.client.gateways import add_user
-from tests.helpers import BELL_QASM3, connect, details
+from tests.helpers import BELL_QASM3, chain_qasm3, connect, details
 
 NOT_QASM = "this is not a circuit"
 
@@ -211,3 +212,16 @@ def test_a_target_of_several_addresses_is_one_balanced_channel(target, expected)
 def test_several_addresses_that_grpc_cannot_balance_are_refused_with_the_way_out(target):
     with pytest.raises(ValueError, match="one DNS name that resolves to every replica"):
         channel_target(target)
+
+
+def test_a_submission_refused_by_a_busy_parser_is_sent_again_when_told(start_gateway, monkeypatch):
+    gateway = start_gateway(max_parse_wait=0.0)
+    long_job = submit_request(chain_qasm3(10_000))  # about 3 s to parse
+    long_job.request_id = "long"
+    with closing(connect(gateway.address)) as admin, closing(ApiClient(gateway.address)) as api:
+        ahead = admin.jobs.SubmitJob.future(long_job, timeout=60)
+        time.sleep(0.5)  # it reaches the parser long before its parse ends
+        sent = record_submits(api, monkeypatch)
+        job = api.job_submit(submit_request(chain_qasm3(100)))  # queued behind it: refused
+        assert ahead.result().job.id != job.id
+    assert len(sent) >= 2 and set(sent) == {"r-1"}

@@ -3,15 +3,20 @@
 from __future__ import annotations
 
 import struct
+import time
+from contextlib import closing
 
 import grpc
 import pytest
 
+from ibmq_gateway.client._rpc import retry_delay
 from ibmq_gateway.server.core.model import CircuitSource
 from ibmq_gateway.server.jobs.circuit_formats import InvalidCircuitsError, parse_circuits
 from ibmq_gateway.server.jobs.circuit_limits import CircuitLimits
+from ibmq_gateway.server.ops.embedded import EmbeddedGateway
 from ibmq_gateway.v1 import job_pb2, job_service_pb2
-from tests.helpers import bell_circuit, connect, details, qpy_bytes, submit
+from tests.conftest import gateway_settings
+from tests.helpers import bell_circuit, chain_qasm3, connect, details, qpy_bytes, submit
 
 QASM3 = 'OPENQASM 3.0; include "stdgates.inc"; '
 QPY_QUBITS_AT = 33
@@ -84,3 +89,35 @@ def test_a_qpy_older_than_the_checked_header_is_refused() -> None:
     payload[6] = 9
     with pytest.raises(InvalidCircuitsError, match="not valid QPY: QPY version 9 is older than"):
         parse_circuits([CircuitSource("qpy", bytes(payload))])
+
+
+def test_a_submission_behind_too_much_openqasm_is_refused_and_taken_when_sent_again(
+    tmp_path,
+) -> None:
+    settings = gateway_settings(tmp_path / "state", max_parse_wait=0.0)
+    long_job = job_service_pb2.SubmitJobRequest(
+        backend="aer_simulator",
+        circuits=[job_pb2.Circuit(qasm3=chain_qasm3(10_000))],  # about 3 s to parse
+        request_id="long",
+    )
+    behind = job_service_pb2.SubmitJobRequest(
+        backend="aer_simulator",
+        circuits=[job_pb2.Circuit(qasm3=chain_qasm3(100))],  # large enough to queue
+        request_id="behind",
+    )
+    with EmbeddedGateway(settings) as running, closing(connect(running.address)) as stubs:
+        ahead = stubs.jobs.SubmitJob.future(long_job, timeout=60)
+        time.sleep(0.5)  # it reaches the parser long before its parse ends
+        with pytest.raises(grpc.RpcError) as refused:
+            stubs.jobs.SubmitJob(behind, timeout=30)
+        ahead.result()
+        stored_then = stubs.jobs.ListJobs(job_service_pb2.ListJobsRequest(), timeout=30).jobs
+        again = stubs.jobs.SubmitJob(behind, timeout=30)  # the queue is empty now
+
+    assert refused.value.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
+    info, _ = details(refused.value)
+    assert info.reason == "PARSER_BUSY"
+    assert "send it again later (same request id)" in (refused.value.details() or "")
+    assert (retry_delay(refused.value) or 0) > 0
+    assert [job.id for job in stored_then] == [ahead.result().job.id]
+    assert again.job.id != ahead.result().job.id
