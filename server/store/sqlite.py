@@ -1,8 +1,10 @@
 """The default store: one SQLite database (WAL journal, durable commits).
 
 One connection, used only from one worker thread, serialises every read and write and keeps
-blocking I/O off the event loop. Revisions come from the AUTOINCREMENT key of ``events``, so
-a revision is never handed out twice, not even after pruning.
+blocking I/O off the event loop. Job writes, audit entries and token uses commit in groups
+(``sqlite_groups``): many in one transaction when they arrive together. Revisions come from
+the AUTOINCREMENT key of ``events``, so a revision is never handed out twice, not even after
+pruning.
 
 Size: one short method per operation of ``JobStore`` (the SQL lives in ``jobs_sql``).
 """
@@ -31,6 +33,7 @@ from ibmq_gateway.server.store import jobs_sql, listing, people_sql
 from ibmq_gateway.server.store.base import StoreError
 from ibmq_gateway.server.store.codec import to_micros
 from ibmq_gateway.server.store.listing import SQLITE, listing_sql
+from ibmq_gateway.server.store.sqlite_groups import WriteGroups
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -65,6 +68,7 @@ class SqliteJobStore:
         self._executor: ThreadPoolExecutor | None = None
         self._db: sqlite3.Connection | None = None
         self._epoch: str | None = None
+        self._groups = WriteGroups(self._run, self._publish)
 
     @property
     def epoch(self) -> str:
@@ -92,6 +96,7 @@ class SqliteJobStore:
 
     async def close(self) -> None:
         """Waits for calls under way, then closes the connection; later calls fail."""
+        await self._groups.drain()
         executor, self._executor = self._executor, None
         if executor is None:
             return
@@ -112,7 +117,13 @@ class SqliteJobStore:
             DuplicateRequestError: ``key`` exists already; nothing is written.
             ActiveLimitError: the owner has ``active_limit`` active jobs; nothing is written.
         """
-        return await self._run(self._create_job, job, tuple(circuits), key, active_limit)
+        sources = tuple(circuits)
+
+        def create(db: sqlite3.Connection) -> tuple[JobEvent, list[JobEvent]]:
+            event = jobs_sql.insert_job(db, job, sources, key, active_limit)
+            return event, [event]
+
+        return await self._groups.write(create)
 
     async def find_request(self, owner: str, request_id: str) -> tuple[RequestKey, str] | None:
         """The stored key and job id for an earlier request, or None."""
@@ -127,7 +138,13 @@ class SqliteJobStore:
         """
         if not changes:
             return []
-        return await self._run(self._apply, tuple(changes))
+        ordered = tuple(changes)
+
+        def apply(db: sqlite3.Connection) -> tuple[list[JobEvent], list[JobEvent]]:
+            events = [jobs_sql.write_change(db, change) for change in ordered]
+            return events, events
+
+        return await self._groups.write(apply)
 
     async def get_job(self, job_id: str) -> Job | None:
         """The job's latest snapshot, or None."""
@@ -248,11 +265,11 @@ class SqliteJobStore:
 
     async def record_use(self, name: str, at: datetime) -> None:
         """Notes when the user's token last authenticated a call."""
-        await self._run(people_sql.record_use, name, at)
+        await self._groups.write(_no_events(people_sql.record_use, name, at))
 
     async def add_audit(self, entry: AuditEntry) -> None:
         """Records an action."""
-        await self._run(people_sql.add_audit, entry)
+        await self._groups.write(_no_events(people_sql.add_audit, entry))
 
     async def list_audit(self, *, limit: int, actor: str = "") -> list[AuditEntry]:
         """The most recent actions (of ``actor`` if given), newest first."""
@@ -296,25 +313,6 @@ class SqliteJobStore:
             self._db.close()
             self._db = None
 
-    def _create_job(
-        self,
-        db: sqlite3.Connection,
-        job: Job,
-        circuits: Sequence[CircuitSource],
-        key: RequestKey | None,
-        active_limit: int | None,
-    ) -> JobEvent:
-        with jobs_sql.transaction(db):
-            event = jobs_sql.insert_job(db, job, circuits, key, active_limit)
-        self._publish([event])
-        return event
-
-    def _apply(self, db: sqlite3.Connection, changes: Sequence[Change]) -> list[JobEvent]:
-        with jobs_sql.transaction(db):
-            events = [jobs_sql.write_change(db, change) for change in changes]
-        self._publish(events)
-        return events
-
     def _publish(self, events: list[JobEvent]) -> None:
         if self._on_commit is None:
             return
@@ -322,3 +320,17 @@ class SqliteJobStore:
             self._on_commit(list(events))
         except Exception:
             logger.exception("on_commit failed for %d committed events", len(events))
+
+
+def _no_events(
+    work: Callable[Concatenate[sqlite3.Connection, _P], None],
+    *args: _P.args,
+    **kwargs: _P.kwargs,
+) -> Callable[[sqlite3.Connection], tuple[None, list[JobEvent]]]:
+    """``work`` as a write of the group commit that appends no event."""
+
+    def write(db: sqlite3.Connection) -> tuple[None, list[JobEvent]]:
+        work(db, *args, **kwargs)
+        return None, []
+
+    return write

@@ -305,6 +305,32 @@ async def test_concurrent_writes_keep_the_numbering(store: JobStore) -> None:
         assert [e.sequence for e in events if e.job_id == job.id] == [1, 2]
 
 
+async def test_writes_sent_together_fail_alone(store: JobStore) -> None:
+    """Writes that arrive together (and may commit together): each one's error undoes
+    that write only."""
+    stale = await create(store, make_job("stale"))
+    await advance(store, stale, state=JobState.VALIDATING)
+    key = RequestKey(owner="alice", request_id="req-1", fingerprint="f1")
+
+    outcomes = await asyncio.gather(
+        create(store, make_job("first"), key),
+        create(store, make_job("again"), key),
+        store.apply([Change(replace(stale, state=JobState.CANCELLED), EventType.STATE_CHANGED)]),
+        create(store, make_job("other")),
+        return_exceptions=True,
+    )
+
+    first, again, cancel, other = outcomes
+    assert isinstance(first, Job) and isinstance(other, Job)
+    assert isinstance(again, DuplicateRequestError) and again.job_id == "first"
+    assert isinstance(cancel, StaleJobError)
+    assert await store.get_job("again") is None
+    assert (await store.get_job("stale")).state is JobState.VALIDATING  # type: ignore[union-attr]
+    events = await all_events(store)
+    assert [e.job_id for e in events] == ["stale", "stale", "first", "other"]
+    assert [e.revision for e in events] == sorted({e.revision for e in events})
+
+
 # Results
 
 
