@@ -401,7 +401,7 @@ class JobManager:
                 await self._changes(job_id, (to_state(JobState.VALIDATING), failed))
                 return
         self._scheduler.enqueue(job.backend, job_id, job.owner, job.created.timestamp())
-        queued = to_state(JobState.QUEUED, queue=self._scheduler.positions(job.backend).get(job_id))
+        queued = to_state(JobState.QUEUED, queue=self._scheduler.position(job.backend, job_id))
         moves = (*(to_state(step) for step in _ADMISSION_STEPS), queued)
         if await self._changes(job_id, moves) is None:
             self._scheduler.remove(job.backend, job_id)

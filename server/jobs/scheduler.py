@@ -16,6 +16,7 @@ the next job; the limit only decides when it may start, and estimates wait for i
 
 from __future__ import annotations
 
+from bisect import bisect_left, insort
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -36,19 +37,57 @@ class _BackendQueue:
     waiting: dict[str, _Waiting] = field(default_factory=dict)
     running: dict[str, _Running] = field(default_factory=dict)
     average_run: float = _INITIAL_RUN_SECONDS
+    by_owner: dict[str, list[tuple[float, str]]] = field(default_factory=dict)
+    """Each owner's waiting jobs as (order, id), sorted: an owner's i-th has rank busy + i,
+    so one job's place, and the next to start, are found without sorting the queue."""
+
+    def wait(self, job_id: str, owner: str, order: float) -> None:
+        self.unwait(job_id)
+        self.waiting[job_id] = _Waiting(owner, order)
+        insort(self.by_owner.setdefault(owner, []), (order, job_id))
+
+    def unwait(self, job_id: str) -> _Waiting | None:
+        job = self.waiting.pop(job_id, None)
+        if job is not None:
+            mine = self.by_owner[job.owner]
+            mine.remove((job.order, job_id))
+            if not mine:
+                del self.by_owner[job.owner]
+        return job
 
     def in_turn(self) -> list[str]:
         """Waiting job ids in the order they will start (fair share, then submission)."""
-        busy = Counter(run.owner for run in self.running.values())
-        ahead: Counter[str] = Counter()
-        ranked = []
-        for job_id, job in sorted(self.waiting.items(), key=lambda item: item[1].order):
-            ranked.append((busy[job.owner] + ahead[job.owner], job.order, job_id))
-            ahead[job.owner] += 1
+        busy = self._busy()
+        ranked = [
+            (busy[owner] + index, order, job_id)
+            for owner, mine in self.by_owner.items()
+            for index, (order, job_id) in enumerate(mine)
+        ]
         return [job_id for _, _, job_id in sorted(ranked)]
+
+    def next_in_turn(self) -> str:
+        """``in_turn()[0]``: the best of each owner's first job. Something must wait."""
+        busy = self._busy()
+        return min((busy[owner], *mine[0]) for owner, mine in self.by_owner.items())[2]
+
+    def place(self, job_id: str) -> int:
+        """Where a waiting job is in ``in_turn()``, from 1: per owner, its jobs of a lower
+        rank, and its job of the same rank if that one came first."""
+        job, busy = self.waiting[job_id], self._busy()
+        rank = busy[job.owner] + bisect_left(self.by_owner[job.owner], (job.order, job_id))
+        ahead = 0
+        for owner, mine in self.by_owner.items():
+            same_rank = rank - busy[owner]
+            ahead += min(len(mine), max(same_rank, 0))
+            if 0 <= same_rank < len(mine) and mine[same_rank] < (job.order, job_id):
+                ahead += 1
+        return ahead + 1
 
     def has_free_slot(self) -> bool:
         return len(self.running) < self.slots
+
+    def _busy(self) -> Counter[str]:
+        return Counter(run.owner for run in self.running.values())
 
 
 @dataclass(frozen=True)
@@ -94,12 +133,12 @@ class Scheduler:
         The manager passes the submission time; jobs interrupted by a restart get an order
         before every waiting job.
         """
-        self._queues[backend].waiting[job_id] = _Waiting(owner, order)
+        self._queues[backend].wait(job_id, owner, order)
 
     def remove(self, backend: str, job_id: str) -> bool:
         """Takes a job out of the queue or its slot; True if it was there."""
         queue = self._queues[backend]
-        waited = queue.waiting.pop(job_id, None) is not None
+        waited = queue.unwait(job_id) is not None
         return queue.running.pop(job_id, None) is not None or waited
 
     def clear(self) -> None:
@@ -109,6 +148,7 @@ class Scheduler:
         """
         for queue in self._queues.values():
             queue.waiting.clear()
+            queue.by_owner.clear()
             queue.running.clear()
 
     def start_next(self, backend: str) -> list[str]:
@@ -122,8 +162,9 @@ class Scheduler:
         while queue.waiting and queue.has_free_slot():
             if queue.limit is not None and not queue.limit.try_take():
                 break
-            job_id = queue.in_turn()[0]
-            owner = queue.waiting.pop(job_id).owner
+            job_id = queue.next_in_turn()
+            owner = queue.waiting[job_id].owner
+            queue.unwait(job_id)
             queue.running[job_id] = _Running(owner, datetime.now(UTC))
             started.append(job_id)
         return started
@@ -134,7 +175,7 @@ class Scheduler:
         It was submitted already, so it must run even if that exceeds the slots for a while.
         """
         queue = self._queues[backend]
-        queue.waiting.pop(job_id, None)
+        queue.unwait(job_id)
         queue.running[job_id] = _Running(owner, None)
 
     def requeue(self, backend: str, job_id: str, owner: str, order: float) -> None:
@@ -145,7 +186,7 @@ class Scheduler:
         """
         queue = self._queues[backend]
         queue.running.pop(job_id, None)
-        queue.waiting[job_id] = _Waiting(owner, order)
+        queue.wait(job_id, owner, order)
 
     def hold(self, backend: str, until: float) -> None:
         """Starts nothing through the backend's rate limit before ``until`` (its clock).
@@ -186,6 +227,21 @@ class Scheduler:
             job_id: self._estimate(queue, position, start)
             for position, (job_id, start) in enumerate(zip(in_turn, starts, strict=True), start=1)
         }
+
+    def position(self, backend: str, job_id: str) -> QueueInfo | None:
+        """Where one waiting job of the backend stands now; None if it does not wait.
+
+        What ``positions`` says of it, without estimating every other waiting job (an
+        admission asks this of the job it queues; in a queue of thousands that was most
+        of the gateway's time).
+        """
+        queue = self._queues[backend]
+        if job_id not in queue.waiting:
+            return None
+        position = queue.place(job_id)
+        now = datetime.now(UTC)
+        paced = self._paced_starts(queue, position, now)[-1]
+        return self._estimate(queue, position, max(self._wave_start(queue, position, now), paced))
 
     def pending(self, backend: str) -> int:
         """Jobs waiting or running on the backend."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -319,3 +320,54 @@ def test_an_estimate_is_news_once_it_moves_2_s_or_a_tenth_of_the_wait() -> None:
     assert QueueInfo(1, later + timedelta(minutes=7)).moved_since(hour, now)
     # A new position is always news.
     assert QueueInfo(2, soon.estimated_start).moved_since(soon, now)
+
+
+@pytest.mark.parametrize("slots", [1, 3, 20])
+def test_one_jobs_position_is_what_every_positions_says_of_it(slots: int) -> None:
+    clock = FakeClock()
+    limit = _five_a_minute(clock)
+    scheduler = Scheduler({"b": slots}, {"b": limit})
+    assert limit.try_take()
+    _enqueue(scheduler, "b", "alice", 8)
+    _enqueue(scheduler, "b", "bob", 3, first=2)  # fair share moves bob's ahead of alice's
+    scheduler.start_next("b")
+
+    every = scheduler.positions("b")
+    for job_id, info in every.items():
+        one = scheduler.position("b", job_id)
+        assert one is not None and one.position == info.position and one.scope == info.scope
+        assert one.estimated_start is not None and info.estimated_start is not None
+        assert abs(one.estimated_start - info.estimated_start) < timedelta(seconds=1)
+    assert scheduler.position("b", "nobody") is None
+    assert len(every) == 11 - min(slots, 4)  # four takes left in the window
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_places_found_without_sorting_agree_with_the_sorted_queue(seed: int) -> None:
+    """Every job's place, and the next to start, match ``positions``' full ordering through
+    random submissions, starts, finishes, cancels and requeues of several owners."""
+    chance = random.Random(seed)
+    scheduler = Scheduler({"b": chance.randint(1, 4)})
+    owners, submitted, started = ["alice", "bob", "carol"], 0, []
+    for _ in range(200):
+        step = chance.random()
+        if step < 0.5:
+            order = chance.choice([submitted, 0.0])  # ties: jobs put back after a restart
+            scheduler.enqueue("b", f"j{submitted}", chance.choice(owners), order)
+            submitted += 1
+        elif step < 0.65 and started:
+            scheduler.finish("b", started.pop(chance.randrange(len(started))))
+        elif step < 0.75 and started:
+            job_id = started.pop()
+            scheduler.requeue("b", job_id, chance.choice(owners), chance.random() * submitted)
+        elif step < 0.85:
+            scheduler.remove("b", f"j{chance.randrange(submitted + 1)}")
+        else:
+            expected = _order(scheduler)[:1]
+            moved = scheduler.start_next("b")
+            started += moved
+            assert moved[:1] == expected[: len(moved[:1])]
+        in_order = _order(scheduler)
+        for place, job_id in enumerate(in_order, start=1):
+            info = scheduler.position("b", job_id)
+            assert info is not None and info.position == place
