@@ -40,6 +40,7 @@ from ibmq_gateway.server.core.model import (
 from ibmq_gateway.server.core.states import ACTIVE_STATES, JobState
 from ibmq_gateway.server.executors.base import BackendInfo, Changed, Executor
 from ibmq_gateway.server.jobs import transitions
+from ibmq_gateway.server.jobs.active import ActiveJobs
 from ibmq_gateway.server.jobs.circuit_formats import InvalidCircuitsError
 from ibmq_gateway.server.jobs.circuit_limits import CircuitLimits
 from ibmq_gateway.server.jobs.circuit_parser import CircuitParser
@@ -107,7 +108,7 @@ class JobManager:
         """Jobs of backends an unreachable upstream may offer once it is back."""
         self._wakeups: dict[str, asyncio.Task[None]] = {}
         self._position_updates: dict[str, asyncio.Task[None]] = {}
-        self._active: dict[str, Job] = {}
+        self._active = ActiveJobs()
         self._parsed: dict[str, list[QuantumCircuit]] = {}
         self._runs: dict[str, asyncio.Task[None]] = {}
         self._background: set[asyncio.Task[Any]] = set()
@@ -128,7 +129,7 @@ class JobManager:
         """Starts the executors and reloads unfinished jobs; if ``leading``, resumes each
         where it stood (else another replica runs them)."""
         for job in await self._store.jobs_in_states(ACTIVE_STATES):
-            self._active[job.id] = job
+            self._active.hold(job)
         for executor in self._routes.executors:
             await executor.start(self._executors_changed)
         self._routes.refresh()
@@ -157,7 +158,7 @@ class JobManager:
             for job_id, job in self._active.items()
             if job_id not in stored and job.state == JobState.CREATING
         }
-        self._active = {**stored, **arrived}
+        self._active.hold_only([*stored.values(), *arrived.values()])
         await self._recover(list(stored.values()))
 
     def stand_by(self) -> None:
@@ -259,7 +260,7 @@ class JobManager:
         finally:
             self._creating.discard(job.id)
         if event is not None:
-            self._active[event.job.id] = event.job
+            self._active.hold(event.job)
         if event is None:
             # Another call with the same request id won the race; answer like a retry.
             return await self.submit(submission, owner, request_bytes)
@@ -269,7 +270,7 @@ class JobManager:
         return event.job, False
 
     def _active_jobs_of(self, owner: str) -> int:
-        return sum(1 for job in self._active.values() if job.owner == owner)
+        return self._active.count_of(owner)
 
     async def cancel(self, job_id: str, user: User) -> Job:
         """Cancels a job that is not final yet."""
@@ -572,9 +573,9 @@ class JobManager:
         if job is None:
             return
         if job.final:
-            self._active.pop(job.id, None)
+            self._active.forget(job.id)
         else:
-            self._active[job.id] = job
+            self._active.hold(job)
 
     async def _circuits(self, job_id: str) -> list[QuantumCircuit]:
         if job_id not in self._parsed:
