@@ -348,7 +348,8 @@ def test_places_found_without_sorting_agree_with_the_sorted_queue(seed: int) -> 
     random submissions, starts, finishes, cancels and requeues of several owners."""
     chance = random.Random(seed)
     scheduler = Scheduler({"b": chance.randint(1, 4)})
-    owners, submitted, started = ["alice", "bob", "carol"], 0, []
+    owners, submitted = ["alice", "bob", "carol"], 0
+    started: list[str] = []
     for _ in range(200):
         step = chance.random()
         if step < 0.5:
