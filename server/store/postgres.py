@@ -2,8 +2,9 @@
 
 Which replica runs the jobs, and how the others hear of commits: ``postgres_replicas``.
 
-Reads share a pool of connections. Writes of this process go one at a time (an asyncio
-lock) and are handed to the commit hook in commit order, as the SQLite store's are; writes
+Reads share a pool of connections. Writes of this process commit in groups
+(``write_groups``: many in one transaction when they arrive together), one group at a
+time, and are handed to the commit hook in commit order, as the SQLite store's are; writes
 of other replicas are ordered against them by the database (``postgres_sql``).
 
 Size: one short method per operation of ``JobStore`` (the SQL lives in ``postgres_sql``).
@@ -36,6 +37,7 @@ from ibmq_gateway.server.store.codec import to_micros
 from ibmq_gateway.server.store.listing import POSTGRES, listing_sql
 from ibmq_gateway.server.store.locations import describe_postgres
 from ibmq_gateway.server.store.postgres_sql import Connection
+from ibmq_gateway.server.store.write_groups import Failed, WriteGroups
 
 if TYPE_CHECKING:
     from ibmq_gateway.server.core.model import (
@@ -54,6 +56,8 @@ logger = logging.getLogger(__name__)
 
 CommitHook = Callable[[list["JobEvent"]], None]
 """Called on the event loop with the events of each of this process's writes, in order."""
+Write = Callable[[Connection], Awaitable[list["JobEvent"]]]
+"""One write of a group commit: it returns the events it appended."""
 
 CONNECT_TIMEOUT_S = 10.0
 POOL_WAIT_S = 5.0
@@ -80,6 +84,7 @@ class PostgresJobStore:
         self._pool_size = pool_size
         self._pool: AsyncConnectionPool[Connection] | None = None
         self._write_lock = asyncio.Lock()
+        self._groups: WriteGroups[Write] = WriteGroups(self._commit_group)
         self._epoch: str | None = None
 
     @property
@@ -112,6 +117,7 @@ class PostgresJobStore:
         self._pool = pool
 
     async def close(self) -> None:
+        await self._groups.drain()
         pool, self._pool = self._pool, None
         if pool is not None:
             async with self._write_lock:  # lets a write under way finish
@@ -256,16 +262,37 @@ class PostgresJobStore:
         *args: _P.args,
         **kwargs: _P.kwargs,
     ) -> list[JobEvent]:
-        # This process's writes go one at a time, each handed to the hook once committed.
+        async def write(db: Connection) -> list[JobEvent]:
+            return await work(db, *args, **kwargs)
+
+        events: list[JobEvent] = await self._groups.write(write)
+        return events
+
+    async def _commit_group(self, works: list[Write]) -> list[Any]:
+        outcomes: list[Any] = []
+        events: list[JobEvent] = []
+        # This process's groups go one at a time, each handed to the hook once committed.
         async with self._write_lock:
             async with self._connection() as db, db.transaction():
-                events = await work(db, *args, **kwargs)
-                await postgres_replicas.notify(db)
-            self._publish(events)
+                for work in works:
+                    try:
+                        async with db.transaction():  # a savepoint: undoes this write alone
+                            written = await work(db)
+                    except psycopg.OperationalError:
+                        raise  # the connection is gone, and the group with it
+                    except Exception as error:
+                        outcomes.append(Failed(error))
+                    else:
+                        outcomes.append(written)
+                        events.extend(written)
+                if events:
+                    await postgres_replicas.notify(db)
+            if events:
+                self._publish(events)
             # A hook hands events on with call_soon(_threadsafe); one turn of the loop lets
-            # that run before the write returns, as it does with the SQLite store.
+            # that run before the writes return, as it does with the SQLite store.
             await asyncio.sleep(0)
-        return events
+        return outcomes
 
     @contextlib.asynccontextmanager
     async def _connection(self) -> AsyncIterator[Connection]:

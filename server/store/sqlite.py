@@ -2,7 +2,7 @@
 
 One connection, used only from one worker thread, serialises every read and write and keeps
 blocking I/O off the event loop. Job writes, audit entries and token uses commit in groups
-(``sqlite_groups``): many in one transaction when they arrive together. Revisions come from
+(``write_groups``): many in one transaction when they arrive together. Revisions come from
 the AUTOINCREMENT key of ``events``, so a revision is never handed out twice, not even after
 pruning.
 
@@ -33,7 +33,7 @@ from ibmq_gateway.server.store import jobs_sql, listing, people_sql
 from ibmq_gateway.server.store.base import StoreError
 from ibmq_gateway.server.store.codec import to_micros
 from ibmq_gateway.server.store.listing import SQLITE, listing_sql
-from ibmq_gateway.server.store.sqlite_groups import WriteGroups
+from ibmq_gateway.server.store.write_groups import Failed, WriteGroups
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -46,6 +46,8 @@ logger = logging.getLogger(__name__)
 
 CommitHook = Callable[[list[JobEvent]], None]
 """Called on the store's worker thread with the events of each write, in commit order."""
+Write = Callable[[sqlite3.Connection], tuple[Any, list[JobEvent]]]
+"""One write of a group commit, run on the store's thread: its result and its events."""
 
 _P = ParamSpec("_P")
 _T = TypeVar("_T")
@@ -68,7 +70,7 @@ class SqliteJobStore:
         self._executor: ThreadPoolExecutor | None = None
         self._db: sqlite3.Connection | None = None
         self._epoch: str | None = None
-        self._groups = WriteGroups(self._run, self._publish)
+        self._groups: WriteGroups[Write] = WriteGroups(self._commit_group)
 
     @property
     def epoch(self) -> str:
@@ -123,7 +125,8 @@ class SqliteJobStore:
             event = jobs_sql.insert_job(db, job, sources, key, active_limit)
             return event, [event]
 
-        return await self._groups.write(create)
+        event: JobEvent = await self._groups.write(create)
+        return event
 
     async def find_request(self, owner: str, request_id: str) -> tuple[RequestKey, str] | None:
         """The stored key and job id for an earlier request, or None."""
@@ -144,7 +147,8 @@ class SqliteJobStore:
             events = [jobs_sql.write_change(db, change) for change in ordered]
             return events, events
 
-        return await self._groups.write(apply)
+        events: list[JobEvent] = await self._groups.write(apply)
+        return events
 
     async def get_job(self, job_id: str) -> Job | None:
         """The job's latest snapshot, or None."""
@@ -312,6 +316,28 @@ class SqliteJobStore:
         if self._db is not None:
             self._db.close()
             self._db = None
+
+    async def _commit_group(self, works: list[Write]) -> list[Any]:
+        return await self._run(self._commit_on_thread, works)
+
+    def _commit_on_thread(self, db: sqlite3.Connection, works: list[Write]) -> list[Any]:
+        outcomes: list[Any] = []
+        events: list[JobEvent] = []
+        with jobs_sql.transaction(db):
+            for work in works:
+                db.execute("SAVEPOINT one_write")
+                try:
+                    result, written = work(db)
+                except Exception as error:
+                    db.execute("ROLLBACK TO one_write")
+                    outcomes.append(Failed(error))
+                else:
+                    outcomes.append(result)
+                    events.extend(written)
+                db.execute("RELEASE one_write")
+        if events:
+            self._publish(events)
+        return outcomes
 
     def _publish(self, events: list[JobEvent]) -> None:
         if self._on_commit is None:
