@@ -153,6 +153,8 @@ async def test_bell_job_runs_to_done_and_its_result_decodes(
 ) -> None:
     device = await manila(client)
     circuit = sampler_bell(device)
+    # Running long enough that polls every 50 ms see it on a loaded machine (0.3 s did not).
+    fake_ibm.run_seconds = 2.0
 
     job_id = await client.submit(DEVICE, [circuit, circuit], 500, ["gw:job-1", "gw-user:alice"])
 
