@@ -124,6 +124,8 @@ def test_backends_carry_the_real_configuration_and_calibration(
 def test_bell_job_goes_queued_running_done_with_noisy_bell_counts(
     fake_ibm: FakeIBM, service: QiskitRuntimeService
 ) -> None:
+    # Running long enough that polls see it on a loaded machine (0.3 s was not always).
+    fake_ibm.run_seconds = 2.0
     job = submit(service.backend(DEVICE), shots=1000)
 
     seen, polls = statuses_until_final(job)
