@@ -243,7 +243,7 @@ class JobManager:
             raise transitions.circuits_refused(error) from None
         # What this gateway holds answers most submissions past the quota at once; the
         # store's count, in the creating transaction, holds it across replicas and races.
-        self._quotas.check_submission(owner, submission, self._active_jobs_of(owner.name))
+        self._quotas.check_submission(owner, submission, self._active.count_of(owner.name))
         job = transitions.new_job(submission, owner)
         self._creating.add(job.id)
         try:
@@ -268,9 +268,6 @@ class JobManager:
             self._parsed[event.job.id] = circuits
             self._spawn(self._admit(event.job.id))
         return event.job, False
-
-    def _active_jobs_of(self, owner: str) -> int:
-        return self._active.count_of(owner)
 
     async def cancel(self, job_id: str, user: User) -> Job:
         """Cancels a job that is not final yet."""

@@ -241,7 +241,7 @@ class Scheduler:
         position = queue.place(job_id)
         now = datetime.now(UTC)
         paced = self._paced_starts(queue, position, now)[-1]
-        return self._estimate(queue, position, max(self._wave_start(queue, position, now), paced))
+        return self._estimate(queue, position, self._start(queue, position, now, paced))
 
     def pending(self, backend: str) -> int:
         """Jobs waiting or running on the backend."""
@@ -268,9 +268,16 @@ class Scheduler:
         """Estimated starts of the next ``count`` jobs: slots free in waves, the limit paces."""
         paced = self._paced_starts(queue, count, now)
         return [
-            max(self._wave_start(queue, position, now), paced[position - 1])
+            self._start(queue, position, now, paced[position - 1])
             for position in range(1, count + 1)
         ]
+
+    @classmethod
+    def _start(
+        cls, queue: _BackendQueue, position: int, now: datetime, paced: datetime
+    ) -> datetime:
+        """The later of the job's wave and the earliest start the rate limit allows it."""
+        return max(cls._wave_start(queue, position, now), paced)
 
     @staticmethod
     def _estimate(queue: _BackendQueue, position: int, start: datetime) -> QueueInfo:
