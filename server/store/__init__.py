@@ -12,6 +12,7 @@ from ibmq_gateway.server.store.base import (
     DuplicateUserError,
     JobStore,
     PageCursor,
+    RunLeases,
     StaleJobError,
     StoreError,
 )
@@ -23,6 +24,7 @@ __all__ = [
     "DuplicateUserError",
     "JobStore",
     "PageCursor",
+    "RunLeases",
     "StaleJobError",
     "StoreError",
 ]

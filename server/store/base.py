@@ -75,6 +75,40 @@ class PageCursor:
     job_id: str
 
 
+class RunLeases(Protocol):
+    """The leases on runs of one replica, ``holder``, in a shared store.
+
+    The scheduling replica offers each job that gets a slot; any replica claims an offer
+    (oldest first, none twice) and holds its lease while it renews it. A lease not renewed
+    within its time is free again, so a replica that died has its runs taken over. Times
+    are the database's: replicas' clocks may differ.
+    """
+
+    @property
+    def holder(self) -> str:
+        """The name this replica's leases carry."""
+
+    async def offer(self, job_id: str, backend: str) -> None:
+        """Offers the job's run (nothing happens if it is offered or held already)."""
+
+    async def claim(self, backends: Sequence[str]) -> str | None:
+        """Takes the oldest free run of one of ``backends``: offered and due, or its lease
+        expired. Returns its job id, or None if there is none."""
+
+    async def renew(self) -> set[str]:
+        """Extends every lease this replica holds; returns their job ids (a lease another
+        replica took meanwhile is not among them)."""
+
+    async def postpone(self, job_id: str, seconds: float) -> None:
+        """Gives the run back, to be claimed again ``seconds`` from now (it was refused)."""
+
+    async def release(self, job_id: str) -> None:
+        """Ends this replica's lease and the offer with it (the run ended)."""
+
+    async def offered(self) -> set[str]:
+        """Ids of every job offered or held, by any replica."""
+
+
 class JobStore(Protocol):
     """Durable state of the gateway."""
 
@@ -174,7 +208,7 @@ class JobStore(Protocol):
         """Whether other gateways (replicas) write to this store too."""
 
     async def lead(self) -> bool:
-        """Whether this gateway runs the jobs now, taking the part if no other replica has it.
+        """Whether this gateway schedules the jobs now, taking the part if no replica has it.
 
         Asked again and again: the answer changes when a replica dies or loses the database.
 
@@ -184,6 +218,10 @@ class JobStore(Protocol):
 
     def commits(self) -> AsyncGenerator[None, None]:
         """Yields whenever another replica may have committed (``shared`` stores only)."""
+
+    def leases(self, holder: str, seconds: float) -> RunLeases | None:
+        """The run leases of replica ``holder``, each ``seconds`` long (None: the store is
+        not shared, and this gateway runs every job itself)."""
 
     async def latest_revision(self) -> int:
         """The highest revision ever assigned (0 for an empty log)."""

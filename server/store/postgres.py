@@ -36,6 +36,7 @@ from ibmq_gateway.server.store.base import StoreError
 from ibmq_gateway.server.store.codec import to_micros
 from ibmq_gateway.server.store.listing import POSTGRES, listing_sql
 from ibmq_gateway.server.store.locations import describe_postgres
+from ibmq_gateway.server.store.postgres_leases import PostgresRunLeases
 from ibmq_gateway.server.store.postgres_sql import Connection
 from ibmq_gateway.server.store.write_groups import Failed, WriteGroups
 
@@ -320,6 +321,9 @@ class PostgresJobStore:
 
     def commits(self) -> AsyncGenerator[None, None]:
         return postgres_replicas.commits(self._url)
+
+    def leases(self, holder: str, seconds: float) -> PostgresRunLeases:
+        return PostgresRunLeases(self._connection, holder, seconds)
 
     def _unreachable(self, error: BaseException) -> DatabaseUnavailableError:
         return DatabaseUnavailableError(

@@ -30,7 +30,7 @@ from ibmq_gateway.server.core.model import (
     User,
 )
 from ibmq_gateway.server.store import jobs_sql, listing, people_sql
-from ibmq_gateway.server.store.base import StoreError
+from ibmq_gateway.server.store.base import RunLeases, StoreError
 from ibmq_gateway.server.store.codec import to_micros
 from ibmq_gateway.server.store.listing import SQLITE, listing_sql
 from ibmq_gateway.server.store.write_groups import Failed, WriteGroups
@@ -226,6 +226,9 @@ class SqliteJobStore:
         """Never yields: no other process writes the file."""
         await asyncio.Event().wait()
         yield
+
+    def leases(self, holder: str, seconds: float) -> RunLeases | None:
+        return None  # one gateway runs every job of the file
 
     async def latest_revision(self) -> int:
         """The highest revision ever assigned (0 for an empty log)."""

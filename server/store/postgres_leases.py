@@ -1,0 +1,80 @@
+"""Leases on runs in PostgreSQL: offered by the scheduling replica, claimed by any.
+
+A claim takes the oldest free row with ``FOR UPDATE SKIP LOCKED``: replicas claiming at
+once each get a different run, and none waits on another's claim. Every time is the
+database's clock, so replicas whose clocks differ still agree on when a lease expires.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from contextlib import AbstractAsyncContextManager
+
+from ibmq_gateway.server.store import postgres_replicas
+from ibmq_gateway.server.store.postgres_sql import Connection
+
+_NOW = "(extract(epoch FROM clock_timestamp()) * 1000000)::bigint"
+_OFFER = (
+    "INSERT INTO run_leases (job_id, backend, offered)"
+    f" VALUES (%s, %s, {_NOW}) ON CONFLICT (job_id) DO NOTHING"
+)
+_CLAIM = (
+    f"UPDATE run_leases SET holder = %(holder)s, expires = {_NOW} + %(lease)s"
+    " WHERE job_id = ("
+    "   SELECT job_id FROM run_leases WHERE backend = ANY(%(backends)s)"
+    f"   AND (holder IS NULL AND offered <= {_NOW} OR expires < {_NOW})"
+    "   ORDER BY offered, job_id LIMIT 1 FOR UPDATE SKIP LOCKED"
+    ") RETURNING job_id"
+)
+_RENEW = f"UPDATE run_leases SET expires = {_NOW} + %s WHERE holder = %s RETURNING job_id"
+_POSTPONE = (
+    f"UPDATE run_leases SET holder = NULL, expires = NULL, offered = {_NOW} + %s"
+    " WHERE job_id = %s AND holder = %s"
+)
+_RELEASE = "DELETE FROM run_leases WHERE job_id = %s AND holder = %s"
+
+Connect = Callable[[], AbstractAsyncContextManager[Connection]]
+"""A pooled connection whose failures say the database is unavailable (the store's)."""
+
+
+class PostgresRunLeases:
+    """The ``RunLeases`` of one replica in a PostgreSQL store."""
+
+    def __init__(self, connect: Connect, holder: str, seconds: float) -> None:
+        self._connect = connect
+        self._holder = holder
+        self._micros = round(seconds * 1e6)
+
+    @property
+    def holder(self) -> str:
+        return self._holder
+
+    async def offer(self, job_id: str, backend: str) -> None:
+        async with self._connect() as db, db.transaction():
+            await db.execute(_OFFER, (job_id, backend))
+            await postgres_replicas.notify(db)  # wakes the replicas that may claim it
+
+    async def claim(self, backends: Sequence[str]) -> str | None:
+        parameters = {"holder": self._holder, "lease": self._micros, "backends": list(backends)}
+        async with self._connect() as db:
+            row = await (await db.execute(_CLAIM, parameters)).fetchone()
+        return None if row is None else str(row[0])
+
+    async def renew(self) -> set[str]:
+        async with self._connect() as db:
+            rows = await (await db.execute(_RENEW, (self._micros, self._holder))).fetchall()
+        return {str(job_id) for (job_id,) in rows}
+
+    async def postpone(self, job_id: str, seconds: float) -> None:
+        async with self._connect() as db, db.transaction():
+            await db.execute(_POSTPONE, (round(seconds * 1e6), job_id, self._holder))
+            await postgres_replicas.notify(db)
+
+    async def release(self, job_id: str) -> None:
+        async with self._connect() as db:
+            await db.execute(_RELEASE, (job_id, self._holder))
+
+    async def offered(self) -> set[str]:
+        async with self._connect() as db:
+            rows = await (await db.execute("SELECT job_id FROM run_leases")).fetchall()
+        return {str(job_id) for (job_id,) in rows}
