@@ -84,6 +84,9 @@ class Settings:
     before its parser runs (INVALID_ARGUMENT, INVALID_CIRCUIT)."""
     max_circuit_operations: int = 1_000_000
     """Operations a circuit may hold, of anyone, each loop body counted per iteration."""
+    lease_time: float = 15.0
+    """Seconds a replica's lease on a run lasts unless renewed (shared stores): a replica
+    that dies has its runs taken over by others this long after its last renewal."""
     max_parse_wait: float = 5.0
     """Seconds of OpenQASM parsing (estimated from its size) a submission may have to wait
     behind; past it the submission is refused with RESOURCE_EXHAUSTED, reason PARSER_BUSY,
@@ -138,6 +141,8 @@ class Settings:
                 "database must be a postgresql:// URL (leave it unset for SQLite in the "
                 "state directory)"
             )
+        if self.lease_time <= 0:
+            raise ValueError("lease_time must be a positive number of seconds")
         if self.quota_open_streams < 1 or self.max_streams_per_connection < 1:
             raise ValueError("quota_open_streams and max_streams_per_connection must be >= 1")
 

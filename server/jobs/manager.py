@@ -3,7 +3,10 @@
 The manager is the only writer of jobs. Every change goes through ``_change`` under one
 write lock, checks the lifecycle's allowed moves, and is stored with its event in one
 transaction. Jobs that are not final are also held in memory (``_active``); after a
-restart ``start`` reloads them and resumes each as ``recovery`` plans it.
+restart ``start`` reloads them and resumes each as ``recovery`` plans it. Replicas on a
+shared store write the same way (a write that lost a race with another replica's is read
+again and re-applied); there the leading one schedules and every one runs the jobs it
+holds leases on (``leased_runs``).
 
 Size: one class, the only writer of jobs; its steps share the write lock, the in-memory
 active jobs and the scheduler, which it would otherwise have to hand around.
@@ -44,6 +47,7 @@ from ibmq_gateway.server.jobs.active import ActiveJobs
 from ibmq_gateway.server.jobs.circuit_formats import InvalidCircuitsError
 from ibmq_gateway.server.jobs.circuit_limits import CircuitLimits
 from ibmq_gateway.server.jobs.circuit_parser import CircuitParser
+from ibmq_gateway.server.jobs.leased_runs import LeasedRuns, holder_name
 from ibmq_gateway.server.jobs.quotas import Quotas
 from ibmq_gateway.server.jobs.recovery import RESTARTED_FIRST, plan_recovery
 from ibmq_gateway.server.jobs.routing import BackendView, Routes
@@ -122,12 +126,26 @@ class JobManager:
         self._admitting: set[str] = set()
         """Ids of jobs being admitted: a job heard of twice (its event and a takeover's
         read) is admitted once."""
+        leases = store.leases(holder_name(), settings.lease_time)
+        self._leased = (
+            None
+            if leases is None
+            else LeasedRuns(
+                leases, settings.lease_time, self._run_leased, self._spawn, self._backend_names
+            )
+        )
+        """On a shared store: the runs this replica claimed. The leading replica then only
+        offers each job that gets a slot (``_runs`` holds its offers), and any replica runs
+        it under a lease; else the manager runs its jobs itself (``_runs`` holds the runs)."""
+        self._finals_heard: set[str] | None = None
+        """While a takeover reads the store: ids of the jobs heard to end meanwhile."""
 
     # -- start and stop ---------------------------------------------------------------
 
     async def start(self, *, leading: bool = True) -> None:
         """Starts the executors and reloads unfinished jobs; if ``leading``, resumes each
         where it stood (else another replica runs them)."""
+        offered = await self._offered()
         for job in await self._store.jobs_in_states(ACTIVE_STATES):
             self._active.hold(job)
         for executor in self._routes.executors:
@@ -135,12 +153,15 @@ class JobManager:
         self._routes.refresh()
         self._leading = leading
         if leading:
-            await self._recover(list(self._active.values()))
+            await self._recover(list(self._active.values()), offered)
+        if self._leased is not None:
+            self._spawn(self._leased.keep())
+            self._spawn(self._free_unleased_slots_periodically())
         self._spawn(self._prune_periodically())
 
     @property
     def leading(self) -> bool:
-        """Whether this gateway runs the jobs now."""
+        """Whether this gateway schedules the jobs now (and on its own, also runs them)."""
         return self._leading
 
     async def lead(self) -> None:
@@ -149,7 +170,16 @@ class JobManager:
         if self._leading:
             return
         self._leading = True
-        stored = {job.id: job for job in await self._store.jobs_in_states(ACTIVE_STATES)}
+        # Offers first: a run that ends between the two reads is then seen final, never as
+        # a queued job nobody offered. A job heard to end during the reads is not resumed.
+        self._finals_heard = set()
+        try:
+            offered = await self._offered()
+            stored = {job.id: job for job in await self._store.jobs_in_states(ACTIVE_STATES)}
+        finally:
+            ended, self._finals_heard = self._finals_heard, None
+        for job_id in ended:
+            stored.pop(job_id, None)
         # A job stored while the read ran (a submission here, an event heard) is newer
         # than the read and already being admitted, as this replica leads: it stays.
         # Others the read misses went final meanwhile.
@@ -159,10 +189,14 @@ class JobManager:
             if job_id not in stored and job.state == JobState.CREATING
         }
         self._active.hold_only([*stored.values(), *arrived.values()])
-        await self._recover(list(stored.values()))
+        await self._recover(list(stored.values()), offered)
 
     def stand_by(self) -> None:
-        """Stops running jobs at once, writing nothing: another replica may run them now."""
+        """Stops scheduling at once, writing nothing: another replica may schedule now.
+
+        Alone on its store it stops its runs too; runs held under a lease go on, as the
+        lease, not the lead, decides who runs them.
+        """
         if not self._leading:
             return
         self._leading = False
@@ -190,16 +224,16 @@ class JobManager:
                 continue
             if known is None and job.state != JobState.CREATING:
                 continue  # a final job this gateway already forgot, or one it never held
-            if job.provider_job_id and not (known and known.provider_job_id):
-                age = (datetime.now(UTC) - event.time).total_seconds()
-                self._routes.count_remote_submission(age)
-            self._hold(job)
-            if not self._leading:
-                continue
-            if known is None:
-                self._spawn(self._admit(job.id))
-            elif job.state == JobState.CANCELLED:
+            self._hold(job, sent_ago=(datetime.now(UTC) - event.time).total_seconds())
+            if job.state == JobState.CANCELLED and known and self._stops_here(job.id):
                 self._spawn(self._stop_cancelled(known))
+            elif self._leading and known is None:
+                self._spawn(self._admit(job.id))
+
+    def commit_heard(self) -> None:
+        """Some replica committed (shared stores): it may have offered a run."""
+        if self._leased is not None:
+            self._leased.wake()
 
     def on_change(self, listener: Changed) -> None:
         """Calls ``listener`` whenever backends appear or an upstream's health changes."""
@@ -275,9 +309,13 @@ class JobManager:
         cancelled = await self._change(job_id, to_state(JobState.CANCELLED))
         if cancelled is None:
             raise transitions.already_final(await self.get(job_id))
-        if self._leading:
+        if self._stops_here(job_id):
             await self._stop_cancelled(job)
         return cancelled
+
+    def _stops_here(self, job_id: str) -> bool:
+        """Whether this replica acts on the job's cancel: it leads, or runs the job."""
+        return self._leading or (self._leased is not None and self._leased.holds(job_id))
 
     async def _stop_cancelled(self, job: Job) -> None:
         """Takes a cancelled job off its queue or stops its run, wherever it is."""
@@ -285,15 +323,22 @@ class JobManager:
         if job.backend not in self._routes:  # parked until its upstream is back
             self._unrouted.discard(job_id)
             for executor in self._routes.executors:
-                if executor.resumes_runs:  # one of them may hold it: each checks
+                if executor.resumes_runs and self._leading:  # one may hold it: each checks
                     await executor.cancel(job)
             return
         self._scheduler.remove(job.backend, job_id)
-        run = self._runs.pop(job_id, None)
-        if run is not None:
-            run.cancel()
+        if self._stop_run(job_id):
             await self._routes.executor(job.backend).cancel(job)
         await self._dispatch(job.backend)
+
+    def _stop_run(self, job_id: str) -> bool:
+        """Stops the job's run (or its offer) here; True if this replica was running it."""
+        handed = self._runs.pop(job_id, None)
+        if handed is not None:
+            handed.cancel()
+        if self._leased is not None:
+            return self._leased.stop(job_id)
+        return handed is not None
 
     async def update(
         self, job_id: str, name: str | None, tags: tuple[str, ...] | None, user: User
@@ -411,7 +456,7 @@ class JobManager:
         if not self._leading:
             return  # an admission under way when this replica stood by ends here
         for job_id in self._scheduler.start_next(backend):
-            self._runs[job_id] = self._spawn(self._run(job_id))
+            self._start_run(job_id, backend)
         self._wake_when_allowed(backend)
         await self._publish_positions(backend)
 
@@ -428,6 +473,89 @@ class JobManager:
             await self._dispatch(backend)
 
         self._wakeups[backend] = self._spawn(wake())
+
+    def _start_run(self, job_id: str, backend: str) -> None:
+        """Runs a job that got its slot, or on a shared store offers it to every replica."""
+        if self._leased is None:
+            self._runs[job_id] = self._spawn(self._run(job_id))
+        else:
+            self._runs[job_id] = self._spawn(self._offer(job_id, backend))
+
+    async def _offer(self, job_id: str, backend: str) -> None:
+        assert self._leased is not None
+        try:
+            await self._patiently(functools.partial(self._leased.offer, job_id, backend))
+        finally:
+            self._runs.pop(job_id, None)
+
+    async def _offered(self) -> set[str] | None:
+        """Ids of the jobs whose runs are offered or held (None: runs are not leased)."""
+        if self._leased is None:
+            return None
+        return await self._patiently(self._leased.offered)
+
+    async def _run_leased(self, job_id: str) -> float | None:
+        """Runs a job whose lease this replica claimed: from the start, or where its last
+        holder left it (following it at its provider, or again from the queue).
+
+        Returns the seconds before it may be sent again if its backend refused it for now.
+        """
+        job = await self._patiently(functools.partial(self._store.get_job, job_id), job_id)
+        if job is None or job.final:
+            return None
+        if job.backend not in self._routes:  # gone here since the claim: for another
+            return self._settings.lease_time
+        self._hold(job)
+        executor = self._routes.executor(job.backend)
+        if job.state == JobState.RUNNING and not executor.resumes_runs:
+            # Its run was lost with the replica that held it: from the queue again.
+            job = await self._change(job_id, to_state(JobState.QUEUED)) or job
+        reporter = Reporter(functools.partial(self._change, job_id))
+        try:
+            outcome = await execute(
+                executor, job, functools.partial(self._circuits, job_id), reporter
+            )
+        finally:
+            self._parsed.pop(job_id, None)
+        if outcome.retry_at is not None:
+            return max(outcome.retry_at - time.monotonic(), 0.0)
+        assert outcome.move is not None  # every outcome but a refusal has its move
+        await self._change(job_id, outcome.move, result=outcome.result)
+        return None
+
+    async def _free_unleased_slots_periodically(self) -> None:
+        """Leading on a shared store: frees the slots of runs that no lease holds any more.
+
+        A run's slot is freed when its final state is heard; this catches what hearing
+        cannot order (a run ending while a takeover read the store), so that no slot is
+        lost for good, and no job whose run was dropped waits forever.
+        """
+        assert self._leased is not None
+        while True:
+            await asyncio.sleep(self._settings.lease_time / 3)
+            if not self._leading:
+                continue
+            offering = set(self._runs)  # offers under way may not be written yet
+            try:
+                offered = await self._leased.offered()
+            except DatabaseUnavailableError:
+                continue
+            for backend in self._routes.names:
+                await self._free_unleased_slots(backend, offered | offering | set(self._runs))
+
+    async def _free_unleased_slots(self, backend: str, held: set[str]) -> None:
+        unleased = [job_id for job_id in self._scheduler.running(backend) if job_id not in held]
+        for job_id in unleased:
+            self._scheduler.finish(backend, job_id)
+            job = self._active.get(job_id)
+            if job is not None:  # not heard to end: it waits for a slot again
+                log.info("job %s: no replica holds its run; it waits again", job_id)
+                self._scheduler.enqueue(backend, job_id, job.owner, RESTARTED_FIRST)
+        if unleased:
+            await self._dispatch(backend)
+
+    def _backend_names(self) -> list[str]:
+        return self._routes.names
 
     async def _run(self, job_id: str) -> None:
         job = self._active.get(job_id)
@@ -565,14 +693,38 @@ class JobManager:
         for event in events:
             self._hold(event.job)
 
-    def _hold(self, job: Job | None) -> None:
-        """Keeps ``job``'s latest snapshot while it is active, and forgets it once final."""
+    def _hold(self, job: Job | None, sent_ago: float = 0.0) -> None:
+        """Keeps ``job``'s latest snapshot while it is active, and forgets it once final.
+
+        ``sent_ago``: how old the snapshot is, should it be the first to show the job sent.
+        """
         if job is None:
             return
+        self._count_send(job, sent_ago)
         if job.final:
             self._active.forget(job.id)
+            self._free_leased_slot(job)
+            if self._finals_heard is not None:
+                self._finals_heard.add(job.id)
         else:
             self._active.hold(job)
+
+    def _count_send(self, job: Job, seconds_ago: float) -> None:
+        """Counts a job seen sent upstream against the team's submission limit, unless
+        this replica's scheduler took its turn for it: so a replica that takes over does
+        not send past the limit within the same minute, whoever sent before."""
+        known = self._active.get(job.id)
+        if not job.provider_job_id or (known is not None and known.provider_job_id):
+            return
+        if not (self._leading and self._scheduler.took_turn(job.backend, job.id)):
+            self._routes.count_submission(seconds_ago)
+
+    def _free_leased_slot(self, job: Job) -> None:
+        """On a shared store the leading replica hears that a run ended from its final
+        state, wherever it ran: its slot goes to the next job."""
+        leads_leases = self._leading and self._leased is not None
+        if leads_leases and self._scheduler.finish(job.backend, job.id):
+            self._spawn(self._dispatch(job.backend))
 
     async def _circuits(self, job_id: str) -> list[QuantumCircuit]:
         if job_id not in self._parsed:
@@ -593,13 +745,21 @@ class JobManager:
 
     # -- recovery ------------------------------------------------------------------------
 
-    async def _recover(self, jobs: list[Job]) -> None:
-        """Resumes unfinished jobs after a restart, as ``recovery`` plans it."""
+    async def _recover(self, jobs: list[Job], offered: set[str] | None = None) -> None:
+        """Resumes unfinished jobs after a restart, as ``recovery`` plans it; ``offered``:
+        the jobs whose runs are offered or held, when runs are leased."""
         plan = plan_recovery(
-            jobs, self._routes.__contains__, lambda name: self._routes.executor(name).resumes_runs
+            jobs,
+            self._routes.__contains__,
+            lambda name: self._routes.executor(name).resumes_runs,
+            offered,
         )
         for job in plan.unrouted:
             await self._park_or_fail(job)
+        for job in plan.leased:
+            self._unrouted.discard(job.id)
+            self._scheduler.resume(job.backend, job.id, job.owner)
+            self._start_run(job.id, job.backend)  # an offer made already stands unchanged
         for job in plan.followed:
             self._unrouted.discard(job.id)
             self._scheduler.resume(job.backend, job.id, job.owner)
@@ -633,7 +793,7 @@ class JobManager:
         # Each job leaves _unrouted as it is recovered (or parks again).
         parked = [self._active[job_id] for job_id in self._unrouted if job_id in self._active]
         if parked:
-            await self._recover(parked)
+            await self._recover(parked, await self._offered())
         for listener in self._listeners:
             await listener()
 

@@ -4,6 +4,9 @@ A job whose backend is not offered waits while an upstream may still bring it, e
 ERROR; one already at its provider is followed, never sent again; one that was running here
 goes back to the front of the queue, in the order the interrupted jobs started; a queued job
 keeps its place; the rest go through admission again. The README's "Restarts" tells users.
+
+Replicas on a shared store run jobs under leases: there a job that has started, or whose
+run is offered, is left to the lease; whichever replica claims it follows or reruns it.
 """
 
 from __future__ import annotations
@@ -14,7 +17,7 @@ from typing import TYPE_CHECKING
 from ibmq_gateway.server.core.states import JobState
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Iterable
+    from collections.abc import Callable, Collection, Iterable
 
     from ibmq_gateway.server.core.model import Job
 
@@ -36,16 +39,26 @@ class RecoveryPlan:
     """Were queued: queued again at their place."""
     unadmitted: list[Job] = field(default_factory=list)
     """Were still being admitted: admitted again."""
+    leased: list[Job] = field(default_factory=list)
+    """Started or offered under a lease: they keep their slot, and run where claimed."""
 
 
 def plan_recovery(
-    jobs: Iterable[Job], offered: Callable[[str], bool], resumes_runs: Callable[[str], bool]
+    jobs: Iterable[Job],
+    offered: Callable[[str], bool],
+    resumes_runs: Callable[[str], bool],
+    leased: Collection[str] | None = None,
 ) -> RecoveryPlan:
-    """Sorts ``jobs``; ``offered`` and ``resumes_runs`` tell of each backend (by name)."""
+    """Sorts ``jobs``; ``offered`` and ``resumes_runs`` tell of each backend (by name).
+
+    ``leased``: ids of the jobs whose runs are offered or held, when runs are leased.
+    """
     plan = RecoveryPlan()
     for job in sorted(jobs, key=lambda j: j.created):
         if not offered(job.backend):
             plan.unrouted.append(job)
+        elif leased is not None and (job.id in leased or was_sent(job)):
+            plan.leased.append(job)
         elif resumes_runs(job.backend) and was_sent(job):
             plan.followed.append(job)
         elif job.state == JobState.RUNNING:

@@ -63,9 +63,9 @@ class Routes:
                 self._scheduler.add_backend(info.name, self.concurrency_of(info.name), limit)
         return added
 
-    def count_remote_submission(self, seconds_ago: float) -> None:
-        """Counts a job another replica sent upstream against the team's submission limit,
-        so a replica that takes over does not send past it within the same minute."""
+    def count_submission(self, seconds_ago: float) -> None:
+        """Counts a job sent upstream without a turn of this replica's scheduler (another
+        replica's, or sent here under a lease) against the team's submission limit."""
         limit = self._remote_submissions
         limit.record(limit.now() - max(seconds_ago, 0.0))
 

@@ -12,6 +12,9 @@ who has one, instead of holding them behind all 100.
 A backend may also have a submission rate limit, shared with other backends (IBM Quantum
 allows a team a few submissions per minute across all its devices). Fair share still picks
 the next job; the limit only decides when it may start, and estimates wait for it too.
+
+Size: the per-backend queue and the scheduler over the queues; the estimates read the
+queues' internals, which would otherwise have to be exposed.
 """
 
 from __future__ import annotations
@@ -210,13 +213,26 @@ class Scheduler:
             return None
         return queue.limit.next_free()
 
-    def finish(self, backend: str, job_id: str) -> None:
-        """Frees the job's slot and folds its run time into the backend's average."""
+    def took_turn(self, backend: str, job_id: str) -> bool:
+        """Whether the job holds a slot it got from ``start_next`` (which took its turn
+        from the rate limit), not one ``resume`` gave it."""
+        queue = self._queues.get(backend)
+        run = queue.running.get(job_id) if queue is not None else None
+        return run is not None and run.started is not None
+
+    def running(self, backend: str) -> list[str]:
+        """Ids of the backend's jobs that hold a slot."""
+        return list(self._queues[backend].running)
+
+    def finish(self, backend: str, job_id: str) -> bool:
+        """Frees the job's slot and folds its run time into the backend's average; True if
+        the job had a slot."""
         queue = self._queues[backend]
         run = queue.running.pop(job_id, None)
         if run is not None and run.started is not None:
             seconds = (datetime.now(UTC) - run.started).total_seconds()
             queue.average_run += _SMOOTHING * (seconds - queue.average_run)
+        return run is not None
 
     def positions(self, backend: str) -> dict[str, QueueInfo]:
         """Where every waiting job of the backend stands now."""

@@ -1,9 +1,10 @@
-"""Which replica runs the jobs, asked of the database every second.
+"""Which replica schedules the jobs, asked of the database every second.
 
-The leading replica runs admission, queues, runs and IBM polling; the others serve the API
-and streams and leave the work to it. When it dies (its lock's connection closes with it)
-another takes over within about a second and resumes every unfinished job exactly as a
-restart does; a replica that lost its hold on the database stops its runs first.
+The leading replica runs admission and the queues and offers each job that gets a slot;
+every replica, the leading one too, serves the API and streams and runs the jobs whose
+leases it claims (``jobs.leased_runs``). When the leading one dies (its lock's connection
+closes with it) another takes over within about a second and schedules from what the
+database holds; a replica that lost its hold on the database stops scheduling first.
 """
 
 from __future__ import annotations
@@ -29,8 +30,8 @@ async def follow_leadership(store: JobStore, manager: JobManager) -> None:
         except DatabaseUnavailableError:
             leading = False  # the lock may be gone with its connection: run nothing
         if leading and not manager.leading:
-            log.info("this replica runs the jobs now")
+            log.info("this replica schedules the jobs now")
             await manager.lead()
         elif not leading and manager.leading:
-            log.warning("this replica stopped running jobs: another may run them now")
+            log.warning("this replica stopped scheduling jobs: another may schedule them now")
             manager.stand_by()

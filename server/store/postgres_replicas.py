@@ -1,10 +1,11 @@
-"""What replicas on one PostgreSQL database share besides rows: who runs the jobs, and a
-wake-up whenever any of them commits.
+"""What replicas on one PostgreSQL database share besides rows: who schedules the jobs,
+and a wake-up whenever any of them commits.
 
-One replica at a time runs jobs (admission, queue, runs, IBM polling): the one holding the
+One replica at a time schedules jobs (admission, queue, slots, limits): the one holding the
 database's dispatch lock, an advisory lock on a connection of its own. Killed, its
 connection closes and the lock is free at once; a replica that lost the connection stops
-running jobs before another can take over. Every replica serves the API and streams.
+scheduling before another can take over. Runs are leased to any replica
+(``postgres_leases``); every replica serves the API and streams.
 
 Each write transaction sends a notification on ``CHANNEL``; it carries nothing that
 matters. A replica that hears one reads the event log from its last revision, so a lost or

@@ -6,10 +6,12 @@ new ones are refused, as when the server restarts or its machine is gone.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import grpc
 import psycopg
@@ -45,13 +47,33 @@ def proxy(database: str) -> Iterator[TcpProxy]:
         yield running
 
 
+LEASE_S = 3.0
+"""Short, so that an outage outlasts the gateway's leases within the test's patience."""
+
+
 @pytest.fixture
 def gateway(tmp_path: Path, database: str, proxy: TcpProxy) -> Iterator[EmbeddedGateway]:
+    with _gateway(tmp_path, database, proxy, LEASE_S) as running:
+        yield running
+
+
+@pytest.fixture
+def patient_gateway(tmp_path: Path, database: str, proxy: TcpProxy) -> Iterator[EmbeddedGateway]:
+    """One whose leases outlast every outage of the test."""
+    with _gateway(tmp_path, database, proxy, 300.0) as running:
+        yield running
+
+
+@contextlib.contextmanager
+def _gateway(
+    tmp_path: Path, database: str, proxy: TcpProxy, lease_time: float
+) -> Iterator[EmbeddedGateway]:
     port = f":{conninfo_to_dict(database)['port']}/"
     assert port in database, database
     # The server trusts loopback, so any password passes: this one must show nowhere.
     url = database.replace(port, f":{proxy.port}/").replace("@", f":{PASSWORD}@", 1)
-    with EmbeddedGateway(gateway_settings(tmp_path / "state", database=url)) as running:
+    settings = gateway_settings(tmp_path / "state", database=url, lease_time=lease_time)
+    with EmbeddedGateway(settings) as running:
         yield running
 
 
@@ -114,34 +136,59 @@ def test_a_job_running_when_the_database_went_away_runs_again_once_it_is_back(
     stubs = connect(gateway.address)
     submitted = submit(stubs, "aer_simulator", slow_job_circuit(layers=20))
     stream = watch(stubs, submitted.job.id, submitted.resume_token, timeout=120)
-    states = []
-    for message in stream:
-        if not message.HasField("event"):
-            continue
-        states.append(message.event.job.state)
-        if message.event.job.state == job_pb2.JOB_STATE_RUNNING:
-            break
-    # With its connection the gateway loses the dispatch lock: another replica could take
-    # it, so it stops the run, and runs the job again once it holds the lock again.
+    states = _states_until_running(stream)
+    # Without the database the gateway cannot renew its lease on the run: before the lease
+    # can go to another replica it stops the run, and runs the job again once it is back.
     proxy.cut()
     _eventually(lambda: _health(stubs) == NOT_SERVING, "health says NOT_SERVING")
-    _eventually(lambda: "stopped running jobs" in caplog.text, "the gateway stands by")
+    _eventually(lambda: "no lease renewed" in caplog.text, "the gateway stops its run")
     proxy.restore()
-    for message in stream:
-        if message.HasField("event"):
-            states.append(message.event.job.state)
-    assert states[-1] == job_pb2.JOB_STATE_COMPLETED
+    states += _states_to_the_end(stream)
     assert states.count(job_pb2.JOB_STATE_COMPLETED) == 1
     request = job_service_pb2.GetJobResultRequest(job_id=submitted.job.id)
     assert stubs.jobs.GetJobResult(request, timeout=30).HasField("result")
     stubs.close()
-    assert "this replica runs the jobs now" in caplog.text
+    assert "this replica schedules the jobs now" in caplog.text
     assert states[-3:] == [
         job_pb2.JOB_STATE_QUEUED,
         job_pb2.JOB_STATE_RUNNING,
         job_pb2.JOB_STATE_COMPLETED,
     ]
     assert PASSWORD not in caplog.text
+
+
+def test_a_run_outlives_an_outage_shorter_than_its_lease(
+    patient_gateway: EmbeddedGateway, proxy: TcpProxy, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="ibmq_gateway")
+    stubs = connect(patient_gateway.address)
+    submitted = submit(stubs, "aer_simulator", slow_job_circuit(layers=20))
+    stream = watch(stubs, submitted.job.id, submitted.resume_token, timeout=120)
+    states = _states_until_running(stream)
+    # The lead is lost at once, the lease only after its time: the run goes on meanwhile,
+    # and its end is written once the database is back.
+    proxy.cut()
+    _eventually(lambda: "stopped scheduling jobs" in caplog.text, "the gateway stands by")
+    proxy.restore()
+    states += _states_to_the_end(stream)
+    stubs.close()
+    assert states.count(job_pb2.JOB_STATE_RUNNING) == 1, states
+    assert states[-2:] == [job_pb2.JOB_STATE_RUNNING, job_pb2.JOB_STATE_COMPLETED]
+    assert "no lease renewed" not in caplog.text
+
+
+def _states_until_running(stream: Any) -> list[int]:
+    states = []
+    for message in stream:
+        if message.HasField("event"):
+            states.append(message.event.job.state)
+            if message.event.job.state == job_pb2.JOB_STATE_RUNNING:
+                return states
+    raise AssertionError(f"the stream ended before RUNNING: {states}")
+
+
+def _states_to_the_end(stream: Any) -> list[int]:
+    return [message.event.job.state for message in stream if message.HasField("event")]
 
 
 def _terminate_connections(database: str) -> int:

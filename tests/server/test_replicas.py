@@ -9,6 +9,8 @@ once, in order.
 from __future__ import annotations
 
 import json
+import os
+import signal
 import threading
 import time
 import uuid
@@ -32,6 +34,8 @@ from tests.processes import Served, free_port
 JOBS = 200
 WATCHERS = 50
 REPLICAS = 3
+LEASE_S = 4.0
+"""Short: the runs of a killed replica are taken over this long after its last renewal."""
 DEADLINE_S = 180.0
 """The whole run's bound: past it, whatever has not finished is reported stuck."""
 
@@ -70,6 +74,7 @@ class Replicas:
                 "IBMQ_GATEWAY_DATABASE": self.database,
                 "IBMQ_GATEWAY_CONCURRENCY": "2",
                 "IBMQ_GATEWAY_HEARTBEAT_INTERVAL": "1",
+                "IBMQ_GATEWAY_LEASE_TIME": str(LEASE_S),
             },
         )
 
@@ -244,6 +249,15 @@ def _run(replicas: Replicas, kill: Callable[[], None]) -> None:
         assert watcher.sequences == stored[1:], watcher  # all after CREATING, once, in order
 
 
+def _leases(database: str, job_ids: list[str]) -> list[tuple[str, str | None]]:
+    """(job id, holder) of each lease row of ``job_ids``."""
+    with psycopg.connect(database, autocommit=True) as db:
+        rows = db.execute(
+            "SELECT job_id, holder FROM run_leases WHERE job_id = ANY(%s)", (job_ids,)
+        ).fetchall()
+    return [(str(job_id), holder) for job_id, holder in rows]
+
+
 def _wait_all_final(
     database: str, job_ids: list[str], stop_at: float
 ) -> dict[str, list[tuple[int, str]]]:
@@ -254,7 +268,9 @@ def _wait_all_final(
         if not open_jobs:
             return histories
         states = Counter(histories.get(j, [(0, "none")])[-1][1] for j in open_jobs)
-        assert time.monotonic() < stop_at, f"jobs stuck: {dict(states)}"
+        assert time.monotonic() < stop_at, (
+            f"jobs stuck: {dict(states)}; their leases: {_leases(database, open_jobs)}"
+        )
         time.sleep(0.5)
 
 
@@ -269,6 +285,50 @@ def test_a_killed_leading_replica_loses_no_job_and_no_event(replicas: Replicas) 
     _run(replicas, kill_the_leader)
     # Another replica took over and finished what the killed one had not.
     assert _dispatch_lock_holder(replicas.database) not in (None, *killed)
+
+
+def test_a_replica_killed_while_running_jobs_has_them_finished_by_others(
+    replicas: Replicas,
+) -> None:
+    held: list[str] = []
+
+    def kill_a_runner() -> None:
+        index, jobs = _freeze_a_runner(replicas)
+        held.extend(jobs)
+        replicas.kill(index)
+
+    _run(replicas, kill_a_runner)
+    assert held, "the killed replica held no run"
+    # Its leases expired and other replicas ran those jobs to the end (checked by _run);
+    # nothing is left under its name.
+    assert not _leases(replicas.database, held)
+
+
+def _freeze_a_runner(replicas: Replicas) -> tuple[int, list[str]]:
+    """Stops (SIGSTOP) a replica that does not lead while it holds run leases; returns it
+    and the jobs whose leases it holds, exactly: a stopped process releases nothing."""
+    deadline = time.monotonic() + 60
+    leader = replicas.leader()
+    while time.monotonic() < deadline:
+        for index, served in enumerate(replicas.processes):
+            if index == leader or served is None:
+                continue
+            os.kill(served.process.pid, signal.SIGSTOP)
+            jobs = _leases_of(replicas.database, served.process.pid)
+            if jobs:
+                return index, jobs
+            os.kill(served.process.pid, signal.SIGCONT)
+        time.sleep(0.01)
+    raise AssertionError("no replica but the leader ever held a run lease")
+
+
+def _leases_of(database: str, pid: int) -> list[str]:
+    """The jobs whose runs the process ``pid`` holds (its lease names carry its pid)."""
+    with psycopg.connect(database, autocommit=True) as db:
+        rows = db.execute(
+            "SELECT job_id FROM run_leases WHERE split_part(holder, ':', 2) = %s", (str(pid),)
+        ).fetchall()
+    return [str(job_id) for (job_id,) in rows]
 
 
 def test_every_replica_restarted_at_once_loses_no_job_and_no_event(replicas: Replicas) -> None:
