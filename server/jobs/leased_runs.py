@@ -1,7 +1,7 @@
 """The runs this replica holds leases on, when replicas share a store.
 
 The scheduling replica offers each job that gets a slot; every replica claims offers
-whenever a commit is heard and every third of the lease time, runs what it claimed, and
+whenever one is announced and every quarter of the lease time, runs what it claimed, and
 renews its leases as often. A replica that cannot renew for two thirds of the lease time
 stops its runs, writing nothing, before the leases expire and another replica takes them
 over; one that finds a lease taken from it stops that run. So no job runs on two replicas
@@ -30,6 +30,9 @@ Run = Callable[[str], Awaitable[float | None]]
 or None once its run ended."""
 Spawn = Callable[[Coroutine[Any, Any, Any]], "asyncio.Task[Any]"]
 
+_RENEW_EVERY = 1 / 4
+"""Of the lease time: renewals (and claims without a wake-up) come at least this often, so
+two are at most half a lease time apart."""
 _STOP_AFTER = 2 / 3
 """Of the lease time without a renewal: past it this replica's leases may be gone."""
 
@@ -85,20 +88,38 @@ class LeasedRuns:
 
     async def keep(self) -> None:
         """Renews and claims until cancelled."""
-        while True:
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._woken.wait(), self._seconds / 3)
-            self._woken.clear()
-            try:
-                await self._renew()
-                await self._claim()
-            except DatabaseUnavailableError as error:
-                log.debug("cannot keep run leases now: %s", error)
-                self._stop_all_if_lapsing()
+        loop = asyncio.get_running_loop()
+        # On a clock of its own: a renewal that hangs must not delay the stop.
+        watches = [
+            loop.create_task(self._stop_runs_when_lapsing()),
+            loop.create_task(self._wake_at_offers()),
+        ]
+        try:
+            while True:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._woken.wait(), self._seconds * _RENEW_EVERY)
+                self._woken.clear()
+                try:
+                    await self._renew()
+                    await self._claim()
+                except DatabaseUnavailableError as error:
+                    log.debug("cannot keep run leases now: %s", error)
+        finally:
+            for watch in watches:
+                watch.cancel()
+
+    async def _wake_at_offers(self) -> None:
+        # aclosing: a cancelled listener closes its connection now, not at garbage collection.
+        async with contextlib.aclosing(self._leases.offers()) as offers:
+            async for _ in offers:
+                self.wake()
 
     async def _renew(self) -> None:
+        """Renews the leases when due (a wake-up claims, no more)."""
         if not self._held:
             self._renewed_at = time.monotonic()
+            return
+        if time.monotonic() - self._renewed_at < self._seconds * _RENEW_EVERY:
             return
         asked_at = time.monotonic()
         kept = await self._leases.renew()
@@ -132,13 +153,23 @@ class LeasedRuns:
                 else:
                     await self._leases.postpone(job_id, again_in)
 
-    def _stop_all_if_lapsing(self) -> None:
-        if not self._held or time.monotonic() - self._renewed_at < self._seconds * _STOP_AFTER:
-            return
-        log.warning(
-            "no lease renewed for %.0f s: stopped %d runs here, another replica takes them over",
-            time.monotonic() - self._renewed_at,
-            len(self._held),
-        )
-        for job_id in list(self._held):
-            self.stop(job_id)
+    async def _stop_runs_when_lapsing(self) -> None:
+        while True:
+            await asyncio.sleep(max(self._lapses_at() - time.monotonic(), 0.0))
+            if time.monotonic() < self._lapses_at():
+                continue  # renewed meanwhile
+            if self._held:
+                log.warning(
+                    "no lease renewed for %.0f s: stopped %d runs here; another replica "
+                    "takes them over",
+                    time.monotonic() - self._renewed_at,
+                    len(self._held),
+                )
+            for job_id in list(self._held):
+                self.stop(job_id)
+            self._renewed_at = time.monotonic()  # nothing is held now, so nothing lapses
+
+    def _lapses_at(self) -> float:
+        """When this replica's oldest lease may be about to expire (a lease is renewed, or
+        taken, no earlier than the renewal that started at ``_renewed_at``)."""
+        return self._renewed_at + self._seconds * _STOP_AFTER

@@ -230,11 +230,6 @@ class JobManager:
             elif self._leading and known is None:
                 self._spawn(self._admit(job.id))
 
-    def commit_heard(self) -> None:
-        """Some replica committed (shared stores): it may have offered a run."""
-        if self._leased is not None:
-            self._leased.wake()
-
     def on_change(self, listener: Changed) -> None:
         """Calls ``listener`` whenever backends appear or an upstream's health changes."""
         self._listeners.append(listener)

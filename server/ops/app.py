@@ -186,7 +186,7 @@ class Gateway:
         log.info("state in %s", where(self.settings))
         if self.store.shared:
             start = await self.store.latest_revision()
-            self._follower = LogFollower(self.store, self._followed, start, self._heard)
+            self._follower = LogFollower(self.store, self._followed, start)
         await ensure_admin(self.store, self.settings.state_dir, self.settings.bootstrap_token)
         # Before the manager starts, this gateway changes no job: alone on its store, the
         # tally starts exact. Replicas may commit between the revision and this read;
@@ -204,10 +204,6 @@ class Gateway:
             return
         self.bus.publish_threadsafe(events)
         self.metrics.jobs.observe(events)
-
-    def _heard(self) -> None:
-        """A replica committed something (shared stores): runs may be on offer."""
-        self.manager.commit_heard()
 
     def _followed(self, events: list[JobEvent]) -> None:
         """Every replica's commits, in revision order (shared stores)."""

@@ -108,6 +108,10 @@ class RunLeases(Protocol):
     async def offered(self) -> set[str]:
         """Ids of every job offered or held, by any replica."""
 
+    def offers(self) -> AsyncGenerator[None, None]:
+        """Yields whenever some replica may have offered (or given back) a run, and after
+        each reconnect of its own (an offer made while it was deaf is claimed then)."""
+
 
 class JobStore(Protocol):
     """Durable state of the gateway."""

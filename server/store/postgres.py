@@ -323,7 +323,7 @@ class PostgresJobStore:
         return postgres_replicas.commits(self._url)
 
     def leases(self, holder: str, seconds: float) -> PostgresRunLeases:
-        return PostgresRunLeases(self._connection, holder, seconds)
+        return PostgresRunLeases(self._url, self._connection, holder, seconds)
 
     def _unreachable(self, error: BaseException) -> DatabaseUnavailableError:
         return DatabaseUnavailableError(

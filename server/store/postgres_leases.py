@@ -7,7 +7,7 @@ database's clock, so replicas whose clocks differ still agree on when a lease ex
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import AsyncGenerator, Callable, Sequence
 from contextlib import AbstractAsyncContextManager
 
 from ibmq_gateway.server.store import postgres_replicas
@@ -40,7 +40,8 @@ Connect = Callable[[], AbstractAsyncContextManager[Connection]]
 class PostgresRunLeases:
     """The ``RunLeases`` of one replica in a PostgreSQL store."""
 
-    def __init__(self, connect: Connect, holder: str, seconds: float) -> None:
+    def __init__(self, url: str, connect: Connect, holder: str, seconds: float) -> None:
+        self._url = url
         self._connect = connect
         self._holder = holder
         self._micros = round(seconds * 1e6)
@@ -52,7 +53,7 @@ class PostgresRunLeases:
     async def offer(self, job_id: str, backend: str) -> None:
         async with self._connect() as db, db.transaction():
             await db.execute(_OFFER, (job_id, backend))
-            await postgres_replicas.notify(db)  # wakes the replicas that may claim it
+            await postgres_replicas.notify(db, postgres_replicas.OFFERS)
 
     async def claim(self, backends: Sequence[str]) -> str | None:
         parameters = {"holder": self._holder, "lease": self._micros, "backends": list(backends)}
@@ -68,11 +69,14 @@ class PostgresRunLeases:
     async def postpone(self, job_id: str, seconds: float) -> None:
         async with self._connect() as db, db.transaction():
             await db.execute(_POSTPONE, (round(seconds * 1e6), job_id, self._holder))
-            await postgres_replicas.notify(db)
+            await postgres_replicas.notify(db, postgres_replicas.OFFERS)
 
     async def release(self, job_id: str) -> None:
         async with self._connect() as db:
             await db.execute(_RELEASE, (job_id, self._holder))
+
+    def offers(self) -> AsyncGenerator[None, None]:
+        return postgres_replicas.commits(self._url, postgres_replicas.OFFERS)
 
     async def offered(self) -> set[str]:
         async with self._connect() as db:

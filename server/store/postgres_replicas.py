@@ -26,6 +26,8 @@ from ibmq_gateway.server.store.postgres_sql import Connection
 log = logging.getLogger(__name__)
 
 CHANNEL = "ibmq_gateway_commits"
+OFFERS = "ibmq_gateway_offers"
+"""Where offers of runs are announced: apart, so that replicas claim only when one is."""
 DISPATCH_LOCK = 0x6967_7773_6F6C  # any constant, the same in every replica
 _RECONNECT_S = 1.0
 
@@ -77,13 +79,15 @@ class DispatchLock:
         return True
 
 
-async def notify(db: Connection) -> None:
-    """Tells every listening replica, at this transaction's commit, that the log grew."""
-    await db.execute("SELECT pg_notify(%s, '')", (CHANNEL,))
+async def notify(db: Connection, channel: str = CHANNEL) -> None:
+    """Tells every replica listening on ``channel``, at this transaction's commit, that
+    something happened there (by default: the log grew)."""
+    await db.execute("SELECT pg_notify(%s, '')", (channel,))
 
 
-async def commits(url: str) -> AsyncGenerator[None, None]:
-    """Yields whenever some replica may have committed; reconnects whenever it must.
+async def commits(url: str, channel: str = CHANNEL) -> AsyncGenerator[None, None]:
+    """Yields whenever some replica may have committed (or notified ``channel``);
+    reconnects whenever it must.
 
     Also yields after each reconnect: what was committed while deaf is read then.
     """
@@ -92,7 +96,7 @@ async def commits(url: str) -> AsyncGenerator[None, None]:
             async with await psycopg.AsyncConnection.connect(
                 url, autocommit=True, application_name=application_name()
             ) as listener:
-                await listener.execute(f"LISTEN {CHANNEL}")
+                await listener.execute(f"LISTEN {channel}")
                 yield
                 async for _ in listener.notifies():
                     yield

@@ -30,18 +30,9 @@ Deliver = Callable[[list[JobEvent]], None]
 class LogFollower:
     """Delivers every event after ``revision`` once, in revision order, to ``deliver``."""
 
-    def __init__(
-        self,
-        store: JobStore,
-        deliver: Deliver,
-        revision: int,
-        heard: Callable[[], None] | None = None,
-    ) -> None:
-        """``heard`` is called at each notification, whether or not it brings events (a
-        run offered to the replicas writes none)."""
+    def __init__(self, store: JobStore, deliver: Deliver, revision: int) -> None:
         self._store = store
         self._deliver = deliver
-        self._heard = heard
         self._revision = revision
         self._woken = asyncio.Event()
 
@@ -67,8 +58,6 @@ class LogFollower:
         async with contextlib.aclosing(self._store.commits()) as commits:
             async for _ in commits:
                 self.wake()
-                if self._heard is not None:
-                    self._heard()
 
     async def _read_new(self) -> None:
         try:
