@@ -14,9 +14,13 @@ from ibmq_gateway.server.store import postgres_replicas
 from ibmq_gateway.server.store.postgres_sql import Connection
 
 _NOW = "(extract(epoch FROM clock_timestamp()) * 1000000)::bigint"
+# Offers and give-backs announce themselves in the same statement: one round trip, and
+# the notification goes at its commit, only if a row changed.
+_ANNOUNCE = "SELECT pg_notify(%(channel)s, '') FROM changed"
 _OFFER = (
-    "INSERT INTO run_leases (job_id, backend, offered)"
-    f" VALUES (%s, %s, {_NOW}) ON CONFLICT (job_id) DO NOTHING"
+    "WITH changed AS (INSERT INTO run_leases (job_id, backend, offered)"
+    f" VALUES (%(job_id)s, %(backend)s, {_NOW}) ON CONFLICT (job_id) DO NOTHING"
+    f" RETURNING job_id) {_ANNOUNCE}"
 )
 _CLAIM = (
     f"UPDATE run_leases SET holder = %(holder)s, expires = {_NOW} + %(lease)s"
@@ -28,8 +32,9 @@ _CLAIM = (
 )
 _RENEW = f"UPDATE run_leases SET expires = {_NOW} + %s WHERE holder = %s RETURNING job_id"
 _POSTPONE = (
-    f"UPDATE run_leases SET holder = NULL, expires = NULL, offered = {_NOW} + %s"
-    " WHERE job_id = %s AND holder = %s"
+    "WITH changed AS (UPDATE run_leases"
+    f" SET holder = NULL, expires = NULL, offered = {_NOW} + %(delay)s"
+    f" WHERE job_id = %(job_id)s AND holder = %(holder)s RETURNING job_id) {_ANNOUNCE}"
 )
 _RELEASE = "DELETE FROM run_leases WHERE job_id = %s AND holder = %s"
 
@@ -51,9 +56,9 @@ class PostgresRunLeases:
         return self._holder
 
     async def offer(self, job_id: str, backend: str) -> None:
-        async with self._connect() as db, db.transaction():
-            await db.execute(_OFFER, (job_id, backend))
-            await postgres_replicas.notify(db, postgres_replicas.OFFERS)
+        parameters = {"job_id": job_id, "backend": backend, "channel": postgres_replicas.OFFERS}
+        async with self._connect() as db:
+            await db.execute(_OFFER, parameters)
 
     async def claim(self, backends: Sequence[str]) -> str | None:
         parameters = {"holder": self._holder, "lease": self._micros, "backends": list(backends)}
@@ -67,9 +72,14 @@ class PostgresRunLeases:
         return {str(job_id) for (job_id,) in rows}
 
     async def postpone(self, job_id: str, seconds: float) -> None:
-        async with self._connect() as db, db.transaction():
-            await db.execute(_POSTPONE, (round(seconds * 1e6), job_id, self._holder))
-            await postgres_replicas.notify(db, postgres_replicas.OFFERS)
+        parameters = {
+            "delay": round(seconds * 1e6),
+            "job_id": job_id,
+            "holder": self._holder,
+            "channel": postgres_replicas.OFFERS,
+        }
+        async with self._connect() as db:
+            await db.execute(_POSTPONE, parameters)
 
     async def release(self, job_id: str) -> None:
         async with self._connect() as db:

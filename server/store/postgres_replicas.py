@@ -79,10 +79,9 @@ class DispatchLock:
         return True
 
 
-async def notify(db: Connection, channel: str = CHANNEL) -> None:
-    """Tells every replica listening on ``channel``, at this transaction's commit, that
-    something happened there (by default: the log grew)."""
-    await db.execute("SELECT pg_notify(%s, '')", (channel,))
+async def notify(db: Connection) -> None:
+    """Tells every listening replica, at this transaction's commit, that the log grew."""
+    await db.execute("SELECT pg_notify(%s, '')", (CHANNEL,))
 
 
 async def commits(url: str, channel: str = CHANNEL) -> AsyncGenerator[None, None]:
