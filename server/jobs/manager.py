@@ -51,7 +51,7 @@ from ibmq_gateway.server.jobs.leased_runs import LeasedRuns, holder_name
 from ibmq_gateway.server.jobs.quotas import Quotas
 from ibmq_gateway.server.jobs.recovery import RESTARTED_FIRST, plan_recovery
 from ibmq_gateway.server.jobs.routing import BackendView, Routes
-from ibmq_gateway.server.jobs.runs import Move, Reporter, execute
+from ibmq_gateway.server.jobs.runs import Move, Outcome, Reporter, execute
 from ibmq_gateway.server.jobs.scheduler import Scheduler
 from ibmq_gateway.server.jobs.submission import (
     Submission,
@@ -501,15 +501,11 @@ class JobManager:
         if job.backend not in self._routes:  # gone here since the claim: for another
             return self._settings.lease_time
         self._hold(job)
-        executor = self._routes.executor(job.backend)
-        if job.state == JobState.RUNNING and not executor.resumes_runs:
+        if job.state == JobState.RUNNING and not self._routes.executor(job.backend).resumes_runs:
             # Its run was lost with the replica that held it: from the queue again.
             job = await self._change(job_id, to_state(JobState.QUEUED)) or job
-        reporter = Reporter(functools.partial(self._change, job_id))
         try:
-            outcome = await execute(
-                executor, job, functools.partial(self._circuits, job_id), reporter
-            )
+            outcome = await self._execute(job)
         finally:
             self._parsed.pop(job_id, None)
         if outcome.retry_at is not None:
@@ -549,6 +545,12 @@ class JobManager:
         if unleased:
             await self._dispatch(backend)
 
+    async def _execute(self, job: Job) -> Outcome:
+        """One run of the job on its executor, its progress recorded as it comes."""
+        reporter = Reporter(functools.partial(self._change, job.id))
+        circuits = functools.partial(self._circuits, job.id)
+        return await execute(self._routes.executor(job.backend), job, circuits, reporter)
+
     def _backend_names(self) -> list[str]:
         return self._routes.names
 
@@ -556,12 +558,8 @@ class JobManager:
         job = self._active.get(job_id)
         if job is None:  # cancelled (and taken off the scheduler) before it started
             return
-        executor = self._routes.executor(job.backend)
-        reporter = Reporter(functools.partial(self._change, job_id))
         try:
-            outcome = await execute(
-                executor, job, functools.partial(self._circuits, job_id), reporter
-            )
+            outcome = await self._execute(job)
         finally:
             self._runs.pop(job_id, None)
         if outcome.retry_at is not None:

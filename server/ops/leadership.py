@@ -28,7 +28,7 @@ async def follow_leadership(store: JobStore, manager: JobManager) -> None:
         try:
             leading = await store.lead()
         except DatabaseUnavailableError:
-            leading = False  # the lock may be gone with its connection: run nothing
+            leading = False  # the lock may be gone with its connection: schedule nothing
         if leading and not manager.leading:
             log.info("this replica schedules the jobs now")
             await manager.lead()

@@ -84,10 +84,6 @@ class RunLeases(Protocol):
     are the database's: replicas' clocks may differ.
     """
 
-    @property
-    def holder(self) -> str:
-        """The name this replica's leases carry."""
-
     async def offer(self, job_id: str, backend: str) -> None:
         """Offers the job's run (nothing happens if it is offered or held already)."""
 

@@ -51,10 +51,6 @@ class PostgresRunLeases:
         self._holder = holder
         self._micros = round(seconds * 1e6)
 
-    @property
-    def holder(self) -> str:
-        return self._holder
-
     async def offer(self, job_id: str, backend: str) -> None:
         parameters = {"job_id": job_id, "backend": backend, "channel": postgres_replicas.OFFERS}
         async with self._connect() as db:

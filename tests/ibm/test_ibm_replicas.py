@@ -1,7 +1,10 @@
-"""Two replicas on one PostgreSQL database share the team's IBM submission limit.
+"""Two replicas on one PostgreSQL database with jobs at IBM.
 
-The leading replica sends; the other counts every send it sees in the event log, so when it
-takes over it does not send past the limit within the same minute.
+They share the team's IBM submission limit: every replica counts every send its scheduler
+did not take a turn for (another's, or one its leased run made), so one that takes over
+does not send past the limit within the same minute. And a job at IBM is followed by the
+replica holding its run's lease: killed, another takes the lease and re-attaches the job,
+never sending it again.
 """
 
 from __future__ import annotations
@@ -9,6 +12,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 
+import psycopg
 import pytest
 
 from ibmq_gateway.server.ops.embedded import EmbeddedGateway
@@ -19,6 +23,7 @@ from tests.ibm.helpers import (
     bell_for,
     cancel,
     get_job,
+    provider_id,
     sent,
     snapshot_when,
     state_name,
@@ -26,6 +31,7 @@ from tests.ibm.helpers import (
     until,
 )
 from tests.postgres import fresh_database
+from tests.processes import Served, free_port
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -33,6 +39,56 @@ if TYPE_CHECKING:
     from tests.ibm.fake import FakeIBM
 
 pytestmark = pytest.mark.filterwarnings("ignore:The SamplerV2 class is deprecated")
+
+
+LEASE_S = 2.0
+
+
+def test_a_replica_killed_while_following_an_ibm_job_hands_it_on(
+    fake_ibm: FakeIBM, tmp_path: Path
+) -> None:
+    fake_ibm.queue_seconds = 6.0  # at IBM long enough to kill its follower meanwhile
+    settings = ibm_settings(tmp_path, fake_ibm)
+    with fresh_database() as database:
+        environ = {
+            "IBMQ_GATEWAY_DATABASE": database,
+            "IBMQ_GATEWAY_LEASE_TIME": str(LEASE_S),
+            "IBMQ_GATEWAY_FAKE_DEVICES": "",
+            "IBMQ_GATEWAY_IBM_TOKEN": fake_ibm.api_key,
+            "IBMQ_GATEWAY_IBM_INSTANCE": str(settings.ibm_instance),
+            "IBMQ_GATEWAY_IBM_URL": str(settings.ibm_url),
+            **fake_ibm.environ(),
+        }
+        replicas: list[Served] = []
+        try:
+            for name in ("first", "second"):
+                replicas.append(Served(tmp_path / name, free_port(), env=environ))
+            stubs = [connect(replica.address) for replica in replicas]
+            job_id = submit_to_ibm(stubs[0], bell_for(replicas[0].address), shots=300)
+            sent_as = until(lambda: provider_id(stubs[0], job_id), "IBM's id is recorded")
+            follower = until(lambda: _lease_holder(database, job_id), "a replica holds the run")
+            killed = next(
+                i for i, replica in enumerate(replicas) if replica.process.pid == follower
+            )
+            replicas[killed].kill()
+            other = stubs[1 - killed]
+            final = wait_final(other, job_id)
+            assert state_name(final) == "COMPLETED"
+            assert final.provider_job_id == sent_as  # re-attached, not sent again
+            assert fake_ibm.count("POST /jobs") == 1
+            assert _lease_holder(database, job_id) is None  # released by the one that ended it
+            for each in stubs:
+                each.close()
+        finally:
+            for replica in replicas:
+                replica.kill()
+
+
+def _lease_holder(database: str, job_id: str) -> int | None:
+    """The pid of the process holding the job's run lease (its lease names carry it)."""
+    with psycopg.connect(database, autocommit=True) as db:
+        row = db.execute("SELECT holder FROM run_leases WHERE job_id = %s", (job_id,)).fetchone()
+    return int(row[0].split(":")[1]) if row and row[0] else None
 
 
 def _leading(gateway: EmbeddedGateway) -> bool:

@@ -133,10 +133,7 @@ def test_a_job_running_when_the_database_went_away_runs_again_once_it_is_back(
     gateway: EmbeddedGateway, proxy: TcpProxy, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.INFO, logger="ibmq_gateway")
-    stubs = connect(gateway.address)
-    submitted = submit(stubs, "aer_simulator", slow_job_circuit(layers=20))
-    stream = watch(stubs, submitted.job.id, submitted.resume_token, timeout=120)
-    states = _states_until_running(stream)
+    stubs, submitted, stream, states = _running_slow_job(gateway)
     # Without the database the gateway cannot renew its lease on the run: before the lease
     # can go to another replica it stops the run, and runs the job again once it is back.
     proxy.cut()
@@ -161,10 +158,7 @@ def test_a_run_outlives_an_outage_shorter_than_its_lease(
     patient_gateway: EmbeddedGateway, proxy: TcpProxy, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.INFO, logger="ibmq_gateway")
-    stubs = connect(patient_gateway.address)
-    submitted = submit(stubs, "aer_simulator", slow_job_circuit(layers=20))
-    stream = watch(stubs, submitted.job.id, submitted.resume_token, timeout=120)
-    states = _states_until_running(stream)
+    stubs, _, stream, states = _running_slow_job(patient_gateway)
     # The lead is lost at once, the lease only after its time: the run goes on meanwhile,
     # and its end is written once the database is back.
     proxy.cut()
@@ -175,6 +169,15 @@ def test_a_run_outlives_an_outage_shorter_than_its_lease(
     assert states.count(job_pb2.JOB_STATE_RUNNING) == 1, states
     assert states[-2:] == [job_pb2.JOB_STATE_RUNNING, job_pb2.JOB_STATE_COMPLETED]
     assert "no lease renewed" not in caplog.text
+
+
+def _running_slow_job(gateway: EmbeddedGateway) -> tuple[Stubs, Any, Any, list[int]]:
+    """Submits a job that runs for a while and follows it until it runs: returns the
+    stubs, the submission's answer, its stream and the states seen so far."""
+    stubs = connect(gateway.address)
+    submitted = submit(stubs, "aer_simulator", slow_job_circuit(layers=20))
+    stream = watch(stubs, submitted.job.id, submitted.resume_token, timeout=120)
+    return stubs, submitted, stream, _states_until_running(stream)
 
 
 def _states_until_running(stream: Any) -> list[int]:
