@@ -20,7 +20,7 @@ from ibmq_gateway.server.core.settings import Settings
 from ibmq_gateway.server.core.states import ACTIVE_STATES
 from ibmq_gateway.server.executors.base import Executor
 from ibmq_gateway.server.jobs.manager import JobManager
-from ibmq_gateway.server.ops import tls
+from ibmq_gateway.server.ops import heap, tls
 from ibmq_gateway.server.ops.database_watch import watch_database
 from ibmq_gateway.server.ops.leadership import follow_leadership
 from ibmq_gateway.server.ops.logs import RpcLog
@@ -147,6 +147,7 @@ class Gateway:
         await self._set_serving(health_pb2.HealthCheckResponse.SERVING)
         await self._report_upstreams()
         self._watches.append(loop.create_task(watch_database(self.store, self._report_database)))
+        heap.freeze()
         log.info("gateway listening on %s (%s)", self.address, tls.transport(self.settings))
         return self.port
 
@@ -177,6 +178,7 @@ class Gateway:
         await self.store.close()
         await self.metrics.close()
         self._server = None
+        heap.thaw()
         log.info("gateway stopped")
 
     async def _open_store(self) -> None:
