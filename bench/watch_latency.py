@@ -36,7 +36,9 @@ from typing import TYPE_CHECKING, Any
 import grpc
 import grpc.aio
 from ceiling import FanoutRun, fanout_lines, fanout_ratio_lines, measure_fanout
+from google.protobuf import duration_pb2
 from qiskit import QuantumCircuit
+from rpc_probe import Probe
 from shared import (
     BELL_QASM3,
     BENCH_TOKEN,
@@ -86,6 +88,15 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument(
         "--timeout", type=float, default=120.0, help="seconds any stream may stay open"
     )
+    parser.add_argument(
+        "--heartbeat", type=float, default=5.0, help="heartbeat interval each stream asks for"
+    )
+    parser.add_argument(
+        "--probe-calls",
+        type=positive,
+        default=1000,
+        help="sequential GetJob calls timed idle and while all streams are open",
+    )
     return parser.parse_args()
 
 
@@ -115,6 +126,8 @@ class Tally:
     samples: list[tuple[int, float, str]] = field(default_factory=list)
     before_ready: int = 0
     heartbeats: int = 0
+    # Per heartbeat: ms past the interval since the stream's previous message was received.
+    heartbeat_late: list[float] = field(default_factory=list)
     gaps: int = 0
     event_bytes: int = 0
     duplicates: int = 0
@@ -132,6 +145,7 @@ class Tally:
             "samples": self.samples,
             "before_ready": self.before_ready,
             "heartbeats": self.heartbeats,
+            "heartbeat_late": self.heartbeat_late,
             "gaps": self.gaps,
             "event_bytes": self.event_bytes,
             "duplicates": self.duplicates,
@@ -140,25 +154,31 @@ class Tally:
         }
 
 
-def watcher_process(
-    address: str, targets: list[Target], per_channel: int, timeout: float, pipe: Connection
-) -> None:
+@dataclass(frozen=True)
+class Watching:
+    """How the watcher process's streams are opened."""
+
+    address: str
+    per_channel: int
+    timeout: float
+    heartbeat: float
+
+
+def watcher_process(plan: Watching, targets: list[Target], pipe: Connection) -> None:
     """The watcher process: sends ("ready", ...) once all streams are open, then ("done", ...)."""
-    tally = asyncio.run(watch_all(address, targets, per_channel, timeout, pipe))
+    tally = asyncio.run(watch_all(plan, targets, pipe))
     pipe.send(("done", tally.report()))
     pipe.close()
 
 
-async def watch_all(
-    address: str, targets: list[Target], per_channel: int, timeout: float, pipe: Connection
-) -> Tally:
+async def watch_all(plan: Watching, targets: list[Target], pipe: Connection) -> Tally:
     tally = Tally(expected=len(targets))
-    channel_count = -(-len(targets) // per_channel)
-    channels = [separate_channel(address, index) for index in range(channel_count)]
+    channel_count = -(-len(targets) // plan.per_channel)
+    channels = [separate_channel(plan.address, index) for index in range(channel_count)]
     stubs = [job_service_pb2_grpc.JobServiceStub(ch) for ch in channels]
     began = time.perf_counter()
     tasks = [
-        asyncio.create_task(watch_one(stubs[index // per_channel], target, timeout, tally))
+        asyncio.create_task(watch_one(stubs[index // plan.per_channel], target, plan, tally))
         for index, target in enumerate(targets)
     ]
     if targets:
@@ -174,22 +194,31 @@ async def watch_all(
 
 
 async def watch_one(
-    stub: job_service_pb2_grpc.JobServiceStub, target: Target, timeout: float, tally: Tally
+    stub: job_service_pb2_grpc.JobServiceStub, target: Target, plan: Watching, tally: Tally
 ) -> None:
     """Follows one job until the server ends the stream; records every event's delay."""
-    request = job_service_pb2.WatchJobRequest(job_id=target.job_id, resume_token=target.token)
+    interval = duration_pb2.Duration()
+    interval.FromNanoseconds(round(plan.heartbeat * 1e9))
+    request = job_service_pb2.WatchJobRequest(
+        job_id=target.job_id, resume_token=target.token, heartbeat_interval=interval
+    )
     last_sequence, started, outcome = target.sequence, False, "OK without a final event"
     tally.open_now += 1
     tally.max_open = max(tally.max_open, tally.open_now)
+    previous_ns = time.time_ns()
     try:
-        async for message in stub.WatchJob(request, timeout=timeout):
+        async for message in stub.WatchJob(request, timeout=plan.timeout):
             received_ns = time.time_ns()
             if not started:
                 started = True
                 tally.note_started()
             if not message.HasField("event"):
                 tally.heartbeats += 1
+                late = (received_ns - previous_ns) / 1e6 - plan.heartbeat * 1e3
+                tally.heartbeat_late.append(late)
+                previous_ns = received_ns
                 continue
+            previous_ns = received_ns
             tally.event_bytes += message.ByteSize()
             record_delay(tally, message.event, received_ns)
             last_sequence = check_sequence(tally, last_sequence, message.event.sequence)
@@ -241,6 +270,8 @@ class Phase:
     # time.time_ns() when the last queued blocker's cancel returned.
     cancels_ended_ns: int = 0
     jobs_completed: int = 0
+    # Milliseconds of each sequential GetJob call from the probe process, idle and loaded.
+    probes: dict[str, list[float]] = field(default_factory=dict)
 
 
 async def subscription_count(gateway: Gateway) -> int:
@@ -330,15 +361,21 @@ def run(args: argparse.Namespace, embedded: EmbeddedGateway, phase: Phase) -> di
         blockers = [submit(stub, blocker, 1).job.id for _ in range(args.blockers)]
         jobs = [submit(stub, bell, args.shots) for _ in range(args.jobs)]
         phase.rss_kib["jobs queued, no streams"] = rss_kib()
-
-        context = multiprocessing.get_context("spawn")  # no fork: gRPC's threads would not survive
-        ours, theirs = context.Pipe()
-        plan = (embedded.address, spread(jobs, args.watchers), args.streams_per_channel)
-        watcher = context.Process(target=watcher_process, args=(*plan, args.timeout, theirs))
-        watcher.start()
-        ready = receive(ours, "ready", args.timeout)
-        phase.rss_kib[f"{ready['open']} streams open"] = rss_kib()
-        phase.subscriptions["all streams open"] = embedded.call(subscription_count(gateway))
+        with Probe(embedded.address, jobs[0].job.id) as probe:
+            phase.probes["idle"] = probe.time_calls(args.probe_calls)
+            context = multiprocessing.get_context("spawn")  # gRPC's threads would not survive fork
+            ours, theirs = context.Pipe()
+            plan = Watching(
+                embedded.address, args.streams_per_channel, args.timeout, args.heartbeat
+            )
+            watcher = context.Process(
+                target=watcher_process, args=(plan, spread(jobs, args.watchers), theirs)
+            )
+            watcher.start()
+            ready = receive(ours, "ready", args.timeout)
+            phase.rss_kib[f"{ready['open']} streams open"] = rss_kib()
+            phase.subscriptions["all streams open"] = embedded.call(subscription_count(gateway))
+            phase.probes[f"{ready['open']} streams open"] = probe.time_calls(args.probe_calls)
         phase.blockers_started_at_ready = sum(
             state != job_pb2.JOB_STATE_QUEUED for state in states(stub, blockers)
         )
@@ -422,6 +459,25 @@ def print_report(args: argparse.Namespace, phase: Phase, report: dict[str, Any])
         f"gateway subscriptions left: {phase.subscriptions['streams ended']}"
     )
     print_memory(phase, args.watchers)
+    print_heartbeats(args.heartbeat, report["heartbeat_late"])
+    print_probes(phase.probes)
+
+
+def print_heartbeats(interval: float, late: list[float]) -> None:
+    print(f"heartbeats (each stream asked for one after {interval:g} s of silence):")
+    print(latency_line("received past the interval", late))
+
+
+def print_probes(probes: dict[str, list[float]]) -> None:
+    """Other RPCs' latency while the streams are open, against the same calls idle."""
+    calls = len(next(iter(probes.values()), []))
+    print(f"other RPCs: {calls} sequential GetJob calls from a client process of its own:")
+    idle_p99 = percentile(sorted(probes["idle"]), 0.99)
+    for name, delays in probes.items():
+        ordered = sorted(delays)
+        p50, p99 = percentile(ordered, 0.5), percentile(ordered, 0.99)
+        ratio = "" if name == "idle" else f", p99 {p99 / idle_p99:.2f}x idle"
+        print(f"  {name:<28} p50 {p50:6.2f} p99 {p99:6.2f} max {ordered[-1]:6.2f} ms{ratio}")
 
 
 def print_memory(phase: Phase, watchers: int) -> None:
