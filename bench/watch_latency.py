@@ -82,8 +82,8 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument(
         "--blockers",
         type=int,
-        default=20,
-        help="slot-holding jobs (about 1 s each here) queued ahead while the streams open",
+        default=60,
+        help="slot-holding jobs (0.3 to 1 s each here) queued ahead while the streams open",
     )
     parser.add_argument(
         "--timeout", type=float, default=120.0, help="seconds any stream may stay open"

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 from bisect import bisect_left, insort
 from collections import Counter
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
@@ -267,6 +268,10 @@ class Scheduler:
     def waiting(self, backend: str) -> int:
         """Jobs waiting for a slot on the backend."""
         return len(self._queues[backend].waiting)
+
+    def waiting_ids(self, backend: str) -> Collection[str]:
+        """The ids of the jobs waiting for a slot on the backend."""
+        return self._queues[backend].waiting.keys()
 
     def average_run(self, backend: str) -> float:
         """The running average of a job's run time on the backend, in seconds."""

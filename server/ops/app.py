@@ -126,7 +126,7 @@ class Gateway:
         self.bus.bind(loop)
         await self._open_store()
         executors = self._executors or default_executors(self.settings)
-        self.manager = JobManager(self.store, executors, self.settings)
+        self.manager = JobManager(self.store, executors, self.settings, self.bus.audience)
         self.manager.on_change(self._report_upstreams)
         await self.manager.start(leading=await self.store.lead())
         if self._follower is not None:

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import base64
 import time
+from concurrent.futures import ThreadPoolExecutor
 
 import grpc
 import pytest
 from google.protobuf import timestamp_pb2
 
+from ibmq_gateway.server.jobs import manager
 from ibmq_gateway.v1 import job_pb2, job_service_pb2
 from tests.helpers import details, slow_job_circuit, submit, wait_final, watch
 
@@ -67,6 +69,38 @@ def test_a_long_queue_still_shows_every_waiting_job_its_latest_position(stubs):
     assert _get(stubs, blocker.id).state == job_pb2.JOB_STATE_RUNNING  # nothing moved since
     for job in (*queued, blocker):
         _cancel(stubs, job.id)
+
+
+def test_a_much_followed_queue_folds_its_moves_and_every_watcher_gets_its_latest_place(
+    stubs, monkeypatch
+):
+    # Past 500 stream messages a move's updates are folded too, however short the
+    # queue; three watchers stand for the hundreds here.
+    monkeypatch.setattr(manager, "_POSITION_MESSAGES_AT_ONCE_UP_TO", 2)
+    blocker = submit(stubs, "aer_simulator", slow_job_circuit(layers=60)).job
+    waiting = [submit(stubs).job for _ in range(3)]
+    streams = [watch(stubs, waiting[-1].id, timeout=30) for _ in range(3)]
+    firsts = [next(stream).event.job.queue_info.position for stream in streams]
+    assert firsts == [3, 3, 3]
+    for job in waiting[:2]:
+        _cancel(stubs, job.id)
+    with ThreadPoolExecutor(len(streams)) as pool:
+        seen = list(pool.map(_positions_until_first, streams))
+    for positions in seen:
+        assert positions[-1] == 1 and positions == sorted(positions, reverse=True), positions
+    assert _get(stubs, blocker.id).state == job_pb2.JOB_STATE_RUNNING  # nothing started since
+    for job in (waiting[-1], blocker):
+        _cancel(stubs, job.id)
+
+
+def _positions_until_first(stream) -> list[int]:
+    positions = []
+    for message in stream:
+        if message.HasField("event") and message.event.job.queue_info.HasField("position"):
+            positions.append(message.event.job.queue_info.position)
+            if positions[-1] == 1:
+                return positions
+    return positions
 
 
 def _positions(stubs, jobs) -> list[int]:
