@@ -323,9 +323,15 @@ def cancel_queued(stub: job_service_pb2_grpc.JobServiceStub, job_ids: list[str])
     would run on, unheard, beside the Bell jobs)."""
     cancelled = 0
     for job_id, state in zip(job_ids, states(stub, job_ids), strict=True):
-        if state == job_pb2.JOB_STATE_QUEUED:
+        if state != job_pb2.JOB_STATE_QUEUED:
+            continue
+        try:
             stub.CancelJob(job_service_pb2.CancelJobRequest(job_id=job_id), timeout=30)
             cancelled += 1
+        except grpc.RpcError as error:
+            # It started (or even ended) since its state was read: it runs to the end.
+            if error.code() != grpc.StatusCode.FAILED_PRECONDITION:
+                raise
     return cancelled
 
 
