@@ -597,6 +597,10 @@ class JobManager:
         """Records each waiting job's new queue position, in one transaction: at once in a
         short queue few streams follow, after a delay in a long or much followed one."""
         waiting = self._scheduler.waiting_ids(backend)
+        if len(waiting) > _POSITIONS_AT_ONCE_UP_TO and backend in self._position_updates:
+            # The update on its way carries this move too. Every admission comes here:
+            # counting a long queue's audience each time would cost n^2/2 over a burst.
+            return
         messages = self._audience(waiting)
         if (
             len(waiting) <= _POSITIONS_AT_ONCE_UP_TO
