@@ -212,13 +212,11 @@ async def watch_one(
             if not started:
                 started = True
                 tally.note_started()
+            silence_ms, previous_ns = (received_ns - previous_ns) / 1e6, received_ns
             if not message.HasField("event"):
                 tally.heartbeats += 1
-                late = (received_ns - previous_ns) / 1e6 - plan.heartbeat * 1e3
-                tally.heartbeat_late.append(late)
-                previous_ns = received_ns
+                tally.heartbeat_late.append(silence_ms - plan.heartbeat * 1e3)
                 continue
-            previous_ns = received_ns
             tally.event_bytes += message.ByteSize()
             record_delay(tally, message.event, received_ns)
             last_sequence = check_sequence(tally, last_sequence, message.event.sequence)
