@@ -11,9 +11,11 @@ Each worker keeps the simulators it built: a fake device's costs up to 1.3 s (12
 As with any multiprocessing code, a script that embeds the gateway must guard its entry
 point with ``if __name__ == "__main__":``: each worker imports the main module again.
 
-A pool of ``max_workers`` threads admits jobs: each admitted job hands its circuits to a worker
-process and waits, so a job waiting for a thread has not started and can be dropped, while a job
-in a worker process runs to its end (its outcome is then dropped if it was cancelled).
+A job waits on the event loop for one of the ``max_workers`` workers to be free, then hands its
+circuits to it and awaits the worker's answer on the loop: no thread stands between the two (a
+thread's hop cost a Bell job about 2 ms). A job waiting for a worker has not started and can be
+dropped, while a job in a worker process runs to its end (its outcome is then dropped if it was
+cancelled).
 """
 
 from __future__ import annotations
@@ -21,16 +23,15 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
-import threading
-from concurrent.futures import CancelledError, Future, ProcessPoolExecutor, ThreadPoolExecutor
+from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from qiskit_aer import AerSimulator
 
 from ibmq_gateway.server.core.worker_processes import follow_gateway, worker_context
 from ibmq_gateway.server.executors.base import BackendInfo, ExecutionError, Executor
+from ibmq_gateway.server.executors.local.admission import Run, WorkerSlots, stop
 from ibmq_gateway.server.executors.local.catalog import (
     AER_SIMULATOR,
     DEFAULT_FAKE_DEVICES,
@@ -72,14 +73,6 @@ _RESERVED_OPTIONS = frozenset(
 )
 
 
-@dataclass
-class _Run:
-    """One job's run, as far as cancelling it goes."""
-
-    future: Future[Result] | None = None
-    cancelled: bool = False
-
-
 class LocalExecutor(Executor):
     """Runs jobs on Aer's ideal simulator and on IBM fake devices with their noise."""
 
@@ -99,10 +92,9 @@ class LocalExecutor(Executor):
         infos = [aer_backend_info(), *map(fake_backend_info, self._devices.values())]
         self._backends = {info.name: info for info in infos}
         self._max_workers = max_workers
-        self._threads = ThreadPoolExecutor(max_workers, thread_name_prefix="local-run")
+        self._workers = WorkerSlots(max_workers)
         self._processes = self._new_process_pool()
-        self._processes_lock = threading.Lock()
-        self._runs: dict[str, _Run] = {}
+        self._runs: dict[str, Run] = {}
         self._properties: dict[str, dict[str, Any]] = {}
 
     def backends(self) -> list[BackendInfo]:
@@ -134,12 +126,16 @@ class LocalExecutor(Executor):
             raise ExecutionError(
                 EXECUTION_FAILED, "EXECUTION_FAILED", f"No local backend named {job.backend!r}."
             )
-        run = self._runs[job.id] = _Run()
+        run = self._runs[job.id] = Run()
+        # The RUNNING state commits while the worker already runs the job: the commit no
+        # longer delays its result (the final state still comes after it).
+        simulation = asyncio.ensure_future(self._simulate(job, info, circuits, run))
         try:
             await reporter.running()
-            return _checked(await self._simulate(job, info, circuits, run), circuits)
-        except asyncio.CancelledError:
-            _stop(run)
+            return _checked(await simulation, circuits)
+        except BaseException:
+            stop(run)
+            simulation.cancel()
             raise
         finally:
             if self._runs.get(job.id) is run:
@@ -149,54 +145,54 @@ class LocalExecutor(Executor):
         """Drops a run that has not started; a running simulation finishes, unheard."""
         run = self._runs.get(job.id)
         if run is not None:
-            _stop(run)
+            stop(run)
 
     async def close(self) -> None:
         """Drops runs that have not started and waits for the running ones to end."""
-        await asyncio.to_thread(self._threads.shutdown, wait=True, cancel_futures=True)
+        self._workers.stop_waiting()
         await asyncio.to_thread(self._processes.shutdown, wait=True, cancel_futures=True)
 
     async def _simulate(
-        self, job: Job, info: BackendInfo, circuits: list[QuantumCircuit], run: _Run
+        self, job: Job, info: BackendInfo, circuits: list[QuantumCircuit], run: Run
     ) -> Result:
-        if run.cancelled:
-            raise asyncio.CancelledError
-        run.future = self._threads.submit(self._simulate_blocking, job, info, circuits, run)
+        await self._workers.take(run)
         try:
-            result: Result = await asyncio.wrap_future(run.future)
-        except Exception as error:
             if run.cancelled:
-                raise asyncio.CancelledError from error
-            message = f"Aer could not run the circuits on {info.name}: {error}"
-            raise ExecutionError(EXECUTION_FAILED, "EXECUTION_FAILED", message) from error
+                raise asyncio.CancelledError
+            result = await self._in_worker(job, info, circuits, run)
+        finally:
+            self._workers.give_back()
         if run.cancelled:
             raise asyncio.CancelledError
         return result
 
-    def _simulate_blocking(
-        self, job: Job, info: BackendInfo, circuits: list[QuantumCircuit], run: _Run
+    async def _in_worker(
+        self, job: Job, info: BackendInfo, circuits: list[QuantumCircuit], run: Run
     ) -> Result:
-        """In an admission thread: hands the job to a worker process and waits for it."""
-        if run.cancelled:
-            raise CancelledError
+        """Hands the job to a worker process and awaits its answer on the event loop."""
         processes = self._processes
         try:
-            future = processes.submit(
+            run.future = processes.submit(
                 simulate, info.name, circuits, job.run_options, info.default_shots
             )
-            return future.result()
-        except BrokenProcessPool as error:
-            self._replace_broken(processes)
-            raise RuntimeError(
-                "the simulator process ended abruptly: out of memory, or a script that embeds "
-                "the gateway without an `if __name__ == '__main__':` guard"
-            ) from error
+            result: Result = await asyncio.wrap_future(run.future)
+        except Exception as error:
+            if isinstance(error, BrokenProcessPool):
+                self._replace_broken(processes)
+                error = RuntimeError(
+                    "the simulator process ended abruptly: out of memory, or a script that "
+                    "embeds the gateway without an `if __name__ == '__main__':` guard"
+                )
+            if run.cancelled:
+                raise asyncio.CancelledError from error
+            message = f"Aer could not run the circuits on {info.name}: {error}"
+            raise ExecutionError(EXECUTION_FAILED, "EXECUTION_FAILED", message) from error
+        return result
 
     def _replace_broken(self, broken: ProcessPoolExecutor) -> None:
         # A worker killed mid-run (by the OOM killer, say) breaks the whole pool for good.
-        with self._processes_lock:
-            if self._processes is broken:
-                self._processes = self._new_process_pool()
+        if self._processes is broken:
+            self._processes = self._new_process_pool()
         broken.shutdown(wait=False, cancel_futures=True)
 
     def _new_process_pool(self) -> ProcessPoolExecutor:
@@ -207,12 +203,6 @@ class LocalExecutor(Executor):
             initializer=follow_gateway,
             initargs=(os.getpid(),),
         )
-
-
-def _stop(run: _Run) -> None:
-    run.cancelled = True
-    if run.future is not None:
-        run.future.cancel()
 
 
 _simulators: dict[str, Any] = {}
