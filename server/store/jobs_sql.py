@@ -78,6 +78,13 @@ def prepare(db: sqlite3.Connection) -> str:
     return str(epoch)
 
 
+def prepare_reader(db: sqlite3.Connection) -> None:
+    """Readies a connection that only reads, beside the one that writes (``prepare``d first)."""
+    db.execute("PRAGMA query_only = ON")
+    db.execute("PRAGMA busy_timeout = 5000")
+    db.create_function("regexp", 2, _regexp, deterministic=True)
+
+
 @contextmanager
 def transaction(db: sqlite3.Connection) -> Iterator[None]:
     # IMMEDIATE takes the write lock up front, so the sequence checks and the revisions

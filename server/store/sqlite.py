@@ -1,10 +1,16 @@
 """The default store: one SQLite database (WAL journal, durable commits).
 
-One connection, used only from one worker thread, serialises every read and write and keeps
-blocking I/O off the event loop. Job writes, audit entries and token uses commit in groups
-(``write_groups``): many in one transaction when they arrive together. Revisions come from
-the AUTOINCREMENT key of ``events``, so a revision is never handed out twice, not even after
-pruning.
+One connection, used only from one worker thread, serialises every write and keeps blocking
+I/O off the event loop. Reads of jobs, results and users go to a second connection on a thread
+of its own: in WAL mode a reader sees every commit made before it starts and never waits for
+the writer, so a GetJob or a token check no longer queues behind commits and their syncs
+(``bench/parse_burst.py``: waits of up to 8 ms in a burst of submissions). Reads of the event
+log stay with the writer, where a commit and the publishing of its events are one step. An
+in-memory database has no second connection; everything goes to the writer.
+
+Job writes, audit entries and token uses commit in groups (``write_groups``): many in one
+transaction when they arrive together. Revisions come from the AUTOINCREMENT key of
+``events``, so a revision is never handed out twice, not even after pruning.
 
 Size: one short method per operation of ``JobStore`` (the SQL lives in ``jobs_sql``).
 """
@@ -69,6 +75,8 @@ class SqliteJobStore:
         self._on_commit = on_commit
         self._executor: ThreadPoolExecutor | None = None
         self._db: sqlite3.Connection | None = None
+        self._reader: ThreadPoolExecutor | None = None
+        self._reader_db: sqlite3.Connection | None = None
         self._epoch: str | None = None
         self._groups: WriteGroups[Write] = WriteGroups(self._commit_group)
 
@@ -91,19 +99,17 @@ class SqliteJobStore:
         try:
             loop = asyncio.get_running_loop()
             self._epoch = await loop.run_in_executor(self._executor, self._connect)
+            if self._path != ":memory:":
+                self._reader = ThreadPoolExecutor(1, thread_name_prefix="sqlite-reader")
+                await loop.run_in_executor(self._reader, self._connect_reader)
         except BaseException:
-            self._executor.shutdown()
-            self._executor = None
+            await self._close_connections()
             raise
 
     async def close(self) -> None:
         """Waits for calls under way, then closes the connection; later calls fail."""
         await self._groups.drain()
-        executor, self._executor = self._executor, None
-        if executor is None:
-            return
-        await asyncio.get_running_loop().run_in_executor(executor, self._disconnect)
-        executor.shutdown()
+        await self._close_connections()
 
     async def create_job(
         self,
@@ -130,7 +136,7 @@ class SqliteJobStore:
 
     async def find_request(self, owner: str, request_id: str) -> tuple[RequestKey, str] | None:
         """The stored key and job id for an earlier request, or None."""
-        return await self._run(jobs_sql.find_request, owner, request_id)
+        return await self._read(jobs_sql.find_request, owner, request_id)
 
     async def apply(self, changes: Sequence[Change]) -> list[JobEvent]:
         """Writes the changes and one event each, in one transaction, in the given order.
@@ -152,18 +158,18 @@ class SqliteJobStore:
 
     async def get_job(self, job_id: str) -> Job | None:
         """The job's latest snapshot, or None."""
-        jobs = await self._run(
+        jobs = await self._read(
             jobs_sql.select_jobs, "SELECT snapshot FROM jobs WHERE id = ?", [job_id]
         )
         return jobs[0] if jobs else None
 
     async def get_circuits(self, job_id: str) -> list[CircuitSource]:
         """The job's circuits in submission order (empty for an unknown job)."""
-        return await self._run(jobs_sql.select_circuits, job_id)
+        return await self._read(jobs_sql.select_circuits, job_id)
 
     async def get_result(self, job_id: str) -> dict[str, Any] | None:
         """The stored result document, or None."""
-        return await self._run(jobs_sql.select_result, job_id)
+        return await self._read(jobs_sql.select_result, job_id)
 
     async def list_jobs(
         self,
@@ -183,7 +189,7 @@ class SqliteJobStore:
             return []
         re.compile(query.name_pattern)
         sql, params = listing_sql(SQLITE, query, ascending, after)
-        return await self._run(jobs_sql.select_jobs, sql, [*params, limit, max(skip, 0)])
+        return await self._read(jobs_sql.select_jobs, sql, [*params, limit, max(skip, 0)])
 
     async def jobs_in_states(self, states: frozenset[JobState]) -> list[Job]:
         """Every job in one of ``states``, oldest first."""
@@ -192,7 +198,7 @@ class SqliteJobStore:
         values = sorted(state.value for state in states)
         marks = listing.marks(values)
         sql = f"SELECT snapshot FROM jobs WHERE state IN ({marks}) ORDER BY created, id"
-        return await self._run(jobs_sql.select_jobs, sql, values)
+        return await self._read(jobs_sql.select_jobs, sql, values)
 
     async def events_after(
         self, revision: int, *, job_id: str | None = None, limit: int = 500
@@ -256,11 +262,11 @@ class SqliteJobStore:
 
     async def user_by_token(self, token_hash: str) -> User | None:
         """The user whose token has this digest, or None."""
-        return await self._run(people_sql.user_by_token, token_hash)
+        return await self._read(people_sql.user_by_token, token_hash)
 
     async def list_users(self) -> list[User]:
         """Every user, by name."""
-        return await self._run(people_sql.list_users)
+        return await self._read(people_sql.list_users)
 
     async def revoke_user(self, name: str, at: datetime) -> bool:
         """Stops a user's token from working; False if no such active user."""
@@ -280,7 +286,7 @@ class SqliteJobStore:
 
     async def list_audit(self, *, limit: int, actor: str = "") -> list[AuditEntry]:
         """The most recent actions (of ``actor`` if given), newest first."""
-        return await self._run(people_sql.list_audit, limit, actor)
+        return await self._read(people_sql.list_audit, limit, actor)
 
     async def _run(
         self,
@@ -293,7 +299,40 @@ class SqliteJobStore:
         call = partial(self._with_connection, work, *args, **kwargs)
         return await asyncio.get_running_loop().run_in_executor(self._executor, call)
 
-    # Everything below runs on the worker thread.
+    async def _read(
+        self,
+        work: Callable[Concatenate[sqlite3.Connection, _P], _T],
+        *args: _P.args,
+        **kwargs: _P.kwargs,
+    ) -> _T:
+        """Runs a read on the reading connection (on the writer's for an in-memory database)."""
+        if self._reader is None:
+            return await self._run(work, *args, **kwargs)
+        call = partial(self._reading, work, *args, **kwargs)
+        return await asyncio.get_running_loop().run_in_executor(self._reader, call)
+
+    async def _close_connections(self) -> None:
+        loop = asyncio.get_running_loop()
+        for executor, disconnect in (
+            (self._reader, self._disconnect_reader),
+            (self._executor, self._disconnect),
+        ):
+            if executor is not None:
+                await loop.run_in_executor(executor, disconnect)
+                executor.shutdown()
+        self._reader = self._executor = None
+
+    # Everything below runs on the worker threads.
+
+    def _reading(
+        self,
+        work: Callable[Concatenate[sqlite3.Connection, _P], _T],
+        *args: _P.args,
+        **kwargs: _P.kwargs,
+    ) -> _T:
+        if self._reader_db is None:
+            raise StoreError("the store is closed")
+        return work(self._reader_db, *args, **kwargs)
 
     def _with_connection(
         self,
@@ -319,6 +358,20 @@ class SqliteJobStore:
         if self._db is not None:
             self._db.close()
             self._db = None
+
+    def _connect_reader(self) -> None:
+        db = sqlite3.connect(self._path, isolation_level=None)
+        try:
+            jobs_sql.prepare_reader(db)
+        except BaseException:
+            db.close()
+            raise
+        self._reader_db = db
+
+    def _disconnect_reader(self) -> None:
+        if self._reader_db is not None:
+            self._reader_db.close()
+            self._reader_db = None
 
     async def _commit_group(self, works: list[Write]) -> list[Any]:
         return await self._run(self._commit_on_thread, works)
