@@ -7,7 +7,10 @@ hold the interpreter lock the event loop needs, so the gateway parses OpenQASM p
 in a worker process (``server/jobs/circuit_parser.py``). The ratio to idle says what a burst
 still costs everything else; the same burst of the same circuit as QPY, with nothing to
 parse, shows how much of that is the jobs' own storing, running and streaming. The gateway runs
-embedded, on a thread of this process.
+embedded, on a thread of this process, which does nothing else meanwhile: the calls come
+from a probe process of their own (``rpc_probe.py``) and the submissions from another, as
+any other client's would (sent from this process, they would share the interpreter lock of
+the gateway they measure).
 
     .venv/bin/python bench/parse_burst.py [--calls 2000] [--gates 120] [--in-flight 4]
 """
@@ -16,20 +19,29 @@ from __future__ import annotations
 
 import argparse
 import io
+import multiprocessing
 import statistics
 import tempfile
 import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import grpc
 from qiskit import qasm3, qpy
+from rpc_probe import Probe
 from shared import BELL_QASM3, BENCH_TOKEN, loopback_credentials, positive
 
 from ibmq_gateway.server.core.settings import Settings
 from ibmq_gateway.server.ops.embedded import EmbeddedGateway
 from ibmq_gateway.v1 import job_pb2, job_service_pb2, job_service_pb2_grpc
+
+if TYPE_CHECKING:
+    from multiprocessing.connection import Connection
+
+# Seconds to wait for the submitting process to start or to stop.
+_BURST_PROCESS_TIMEOUT = 120.0
 
 
 def parse_args() -> argparse.Namespace:
@@ -52,29 +64,14 @@ def large_qasm3(gates: int) -> str:
     return "\n".join(lines)
 
 
-def get_job_seconds(
-    stub: job_service_pb2_grpc.JobServiceStub, job_id: str, calls: int
-) -> list[float]:
-    request = job_service_pb2.GetJobRequest(job_id=job_id)
-    times = []
-    for _ in range(calls):
-        start = time.perf_counter()
-        stub.GetJob(request, timeout=30)
-        times.append(time.perf_counter() - start)
-    return times
-
-
 def submit_until(
     stub: job_service_pb2_grpc.JobServiceStub,
-    circuit: job_pb2.Circuit,
+    request: job_service_pb2.SubmitJobRequest,
     stop: threading.Event,
     count: list[int],
     interval: float,
 ) -> None:
-    """Submits ``circuit`` until ``stop``, starting one at most every ``interval`` seconds."""
-    request = job_service_pb2.SubmitJobRequest(
-        backend="aer_simulator", circuits=[circuit], run_options=job_pb2.RunOptions(shots=16)
-    )
+    """Submits ``request`` until ``stop``, starting one at most every ``interval`` seconds."""
     while not stop.is_set():
         started = time.perf_counter()
         stub.SubmitJob(request, timeout=60)
@@ -82,36 +79,70 @@ def submit_until(
         stop.wait(interval - (time.perf_counter() - started))
 
 
+def burst_process(
+    address: str, request: bytes, in_flight: int, interval: float, pipe: Connection
+) -> None:
+    """Submits from ``in_flight`` threads until told to stop; answers with how many it sent."""
+    submit = job_service_pb2.SubmitJobRequest.FromString(request)
+    stop, submitted = threading.Event(), list[int]()
+    with grpc.secure_channel(address, loopback_credentials()) as channel:
+        stub = job_service_pb2_grpc.JobServiceStub(channel)
+        threads = [
+            threading.Thread(target=submit_until, args=(stub, submit, stop, submitted, interval))
+            for _ in range(in_flight)
+        ]
+        for thread in threads:
+            thread.start()
+        pipe.send("started")
+        pipe.recv()
+        stop.set()
+        for thread in threads:
+            thread.join(60)
+        pipe.send(len(submitted))
+
+
 @dataclass
 class Burst:
-    get_job_seconds: list[float]
+    get_job_ms: list[float]
     submitted: int
     seconds: float
 
 
 def during_burst(
-    stub: job_service_pb2_grpc.JobServiceStub,
-    job_id: str,
+    address: str,
+    probe: Probe,
     circuit: job_pb2.Circuit,
-    args,
+    args: argparse.Namespace,
     per_second: float | None = None,
 ) -> Burst:
-    """GetJob's times while ``args.in_flight`` threads keep submitting ``circuit``, as fast as
-    they are answered or at ``per_second`` submissions between them."""
-    stop, submitted = threading.Event(), list[int]()
+    """GetJob's times while ``args.in_flight`` threads of another process keep submitting
+    ``circuit``, as fast as they are answered or at ``per_second`` submissions between them."""
+    request = job_service_pb2.SubmitJobRequest(
+        backend="aer_simulator", circuits=[circuit], run_options=job_pb2.RunOptions(shots=16)
+    )
     interval = args.in_flight / per_second if per_second else 0.0
-    threads = [
-        threading.Thread(target=submit_until, args=(stub, circuit, stop, submitted, interval))
-        for _ in range(args.in_flight)
-    ]
-    started = time.perf_counter()
-    for thread in threads:
-        thread.start()
-    calls = get_job_seconds(stub, job_id, args.calls)
-    stop.set()
-    for thread in threads:
-        thread.join(60)
-    return Burst(calls, len(submitted), time.perf_counter() - started)
+    context = multiprocessing.get_context("spawn")  # no fork: gRPC's threads would not survive
+    pipe, theirs = context.Pipe()
+    burst_args = (address, request.SerializeToString(), args.in_flight, interval, theirs)
+    process = context.Process(target=burst_process, args=burst_args)
+    process.start()
+    try:
+        answer(pipe)
+        started = time.perf_counter()
+        calls = probe.time_calls(args.calls)
+        pipe.send("stop")
+        submitted = int(answer(pipe))  # type: ignore[call-overload]
+        return Burst(calls, submitted, time.perf_counter() - started)
+    finally:
+        process.join(_BURST_PROCESS_TIMEOUT)
+        if process.is_alive():
+            process.kill()
+
+
+def answer(pipe: Connection) -> object:
+    if not pipe.poll(_BURST_PROCESS_TIMEOUT):
+        raise TimeoutError(f"the submitting process did not answer in {_BURST_PROCESS_TIMEOUT} s")
+    return pipe.recv()
 
 
 def as_qpy(qasm: str) -> bytes:
@@ -120,8 +151,8 @@ def as_qpy(qasm: str) -> bytes:
     return buffer.getvalue()
 
 
-def p(values: list[float], quantile: float) -> float:
-    return statistics.quantiles(values, n=100)[int(quantile) - 1] * 1000
+def p(values: list[float], quantile: int) -> float:
+    return statistics.quantiles(values, n=100)[quantile - 1]
 
 
 def line(name: str, values: list[float], idle: list[float] | None) -> str:
@@ -144,29 +175,32 @@ def main() -> None:
             EmbeddedGateway(settings) as gateway,
             grpc.secure_channel(gateway.address, loopback_credentials()) as channel,
         ):
-            run(job_service_pb2_grpc.JobServiceStub(channel), args)
+            submit = job_service_pb2.SubmitJobRequest(
+                backend="aer_simulator", circuits=[job_pb2.Circuit(qasm3=BELL_QASM3)]
+            )
+            stub = job_service_pb2_grpc.JobServiceStub(channel)
+            job_id = stub.SubmitJob(submit, timeout=30).job.id
+            with Probe(gateway.address, job_id) as probe:
+                run(gateway.address, probe, args)
 
 
-def run(stub: job_service_pb2_grpc.JobServiceStub, args: argparse.Namespace) -> None:
-    submit = job_service_pb2.SubmitJobRequest(
-        backend="aer_simulator", circuits=[job_pb2.Circuit(qasm3=BELL_QASM3)]
-    )
-    job_id = stub.SubmitJob(submit, timeout=30).job.id
-    idle_calls = get_job_seconds(stub, job_id, args.calls)
+def run(address: str, probe: Probe, args: argparse.Namespace) -> None:
+    idle_calls = probe.time_calls(args.calls)
     qasm = large_qasm3(args.gates)
-    parsed = during_burst(stub, job_id, job_pb2.Circuit(qasm3=qasm), args)
+    parsed = during_burst(address, probe, job_pb2.Circuit(qasm3=qasm), args)
     # At the same rate: the same jobs to store, run and stream, without the parse.
     rate = parsed.submitted / parsed.seconds
     qpy_circuit = job_pb2.Circuit(qpy=as_qpy(qasm))
     bursts = {
         "OpenQASM 3": parsed,
-        "QPY at that rate, no parse": during_burst(stub, job_id, qpy_circuit, args, rate),
+        "QPY at that rate, no parse": during_burst(address, probe, qpy_circuit, args, rate),
     }
-    print(f"GetJob, N={args.calls} sequential calls per phase:")
+    print(f"GetJob, N={args.calls} sequential calls per phase, from a process of their own:")
     print(line("idle GetJob", idle_calls, None))
-    print(f"while {args.in_flight} threads submit the same {args.gates}-gate circuit, as")
+    threads = f"{args.in_flight} threads of another process"
+    print(f"while {threads} submit the same {args.gates}-gate circuit, as")
     for name, burst in bursts.items():
-        print(line(name, burst.get_job_seconds, idle_calls))
+        print(line(name, burst.get_job_ms, idle_calls))
         print(f"    ({burst.submitted} submissions in {burst.seconds:.1f} s)")
 
 
