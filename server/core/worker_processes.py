@@ -19,12 +19,6 @@ if TYPE_CHECKING:
 
 GATEWAY_CHECK_S = 2.0
 """How often a worker checks that the gateway process still exists."""
-WORKER_NICENESS = 10
-"""How far below the gateway's priority a worker runs. Simulations and parses use whole cores;
-at the gateway's own priority they took the CPU the event loop needed to answer calls and
-feed streams (``bench/parse_burst.py``: GetJob's p99 during a burst went from 4.0 to 2.5
-times idle once the workers ran niced). They still get every core the gateway leaves idle."""
-
 _preloaded: list[str] = []
 """Modules the fork server imports when it starts, from every pool of this process."""
 
@@ -43,10 +37,13 @@ def worker_context(*preload: str) -> BaseContext:
     return context
 
 
-def follow_gateway(gateway_pid: int) -> None:
-    """Pool initializer: the new worker runs niced (``WORKER_NICENESS``), with a watch that
-    ends it once the gateway is gone."""
-    os.nice(WORKER_NICENESS)
+def follow_gateway(gateway_pid: int, niceness: int = 0) -> None:
+    """Pool initializer: a watch that ends the new worker once the gateway is gone.
+
+    ``niceness``: how far below the gateway's priority the worker runs (``os.nice``).
+    """
+    if niceness:
+        os.nice(niceness)
     threading.Thread(
         target=_exit_without, args=(gateway_pid,), name="follow-gateway", daemon=True
     ).start()

@@ -44,6 +44,12 @@ if TYPE_CHECKING:
 IN_PROCESS_FROM_BYTES = 1024
 """OpenQASM text in one submission from which it is parsed in a worker process (about
 16 ms of parsing; a Bell circuit, 100 bytes, parses in 1.2 ms)."""
+PARSER_NICENESS = 10
+"""How far below the gateway's priority the parser processes run. A parse uses a whole core
+for tens of milliseconds; at the gateway's priority a burst of them took the CPU the event
+loop needed (``bench/parse_burst.py``: GetJob's p99 went from 4.0 to 2.5 times idle once
+they ran niced). Simulations keep the gateway's priority: niced, a Bell job waited about
+2.5 ms longer for its worker while the gateway's own threads were busy."""
 _BYTES_PER_SECOND = {"qasm3": 60 * 1024, "qasm2": 3 * 1024 * 1024}
 """How fast one process parses each text format here (``qiskit.qasm3`` is pure Python,
 ``qiskit.qasm2`` is Rust): what the queue's length in seconds is estimated from."""
@@ -132,7 +138,7 @@ class CircuitParser:
                     self._workers,
                     mp_context=worker_context(__name__),
                     initializer=follow_gateway,
-                    initargs=(os.getpid(),),
+                    initargs=(os.getpid(), PARSER_NICENESS),
                 )
             return self._pool
 
