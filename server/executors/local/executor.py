@@ -12,10 +12,9 @@ As with any multiprocessing code, a script that embeds the gateway must guard it
 point with ``if __name__ == "__main__":``: each worker imports the main module again.
 
 A job waits on the event loop for one of the ``max_workers`` workers to be free, then hands its
-circuits to it and awaits the worker's answer on the loop: no thread stands between the two (a
-thread's hop cost a Bell job about 2 ms). A job waiting for a worker has not started and can be
-dropped, while a job in a worker process runs to its end (its outcome is then dropped if it was
-cancelled).
+circuits to it and awaits the worker's answer on the loop: no thread stands between the two,
+one hop fewer per job. A job waiting for a worker has not started and can be dropped, while a
+job in a worker process runs to its end (its outcome is then dropped if it was cancelled).
 """
 
 from __future__ import annotations
