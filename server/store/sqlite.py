@@ -1,12 +1,13 @@
 """The default store: one SQLite database (WAL journal, durable commits).
 
-One connection, used only from one worker thread, serialises every write and keeps blocking
-I/O off the event loop. Reads of jobs, results and users go to a second connection on a thread
-of its own: in WAL mode a reader sees every commit made before it starts and never waits for
-the writer, so a GetJob or a token check no longer queues behind commits and their syncs
-(``bench/parse_burst.py``: waits of up to 8 ms in a burst of submissions). Reads of the event
-log stay with the writer, where a commit and the publishing of its events are one step. An
-in-memory database has no second connection; everything goes to the writer.
+One connection, used only from one worker thread (``sqlite_thread``), serialises every write
+and keeps blocking I/O off the event loop. Reads of jobs, results and users go to a second
+connection on a thread of its own: in WAL mode a reader sees every commit made before it
+starts and never waits for the writer, so a GetJob or a token check no longer queues behind
+commits and their syncs (``bench/parse_burst.py``: waits of up to 8 ms in a burst of
+submissions). Reads of the event log stay with the writer, where a commit and the publishing
+of its events are one step. An in-memory database has no second connection; everything goes
+to the writer.
 
 Job writes, audit entries and token uses commit in groups (``write_groups``): many in one
 transaction when they arrive together. Revisions come from the AUTOINCREMENT key of
@@ -22,10 +23,8 @@ import logging
 import re
 import sqlite3
 from collections.abc import AsyncGenerator, Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
-from functools import partial
-from typing import TYPE_CHECKING, Any, Concatenate, ParamSpec, TypeVar
+from typing import TYPE_CHECKING, Any, Concatenate, ParamSpec
 
 from ibmq_gateway.server.core.model import (
     AuditEntry,
@@ -39,6 +38,7 @@ from ibmq_gateway.server.store import jobs_sql, listing, people_sql
 from ibmq_gateway.server.store.base import RunLeases, StoreError
 from ibmq_gateway.server.store.codec import to_micros
 from ibmq_gateway.server.store.listing import SQLITE, listing_sql
+from ibmq_gateway.server.store.sqlite_thread import ConnectionThread
 from ibmq_gateway.server.store.write_groups import Failed, WriteGroups
 
 if TYPE_CHECKING:
@@ -56,7 +56,6 @@ Write = Callable[[sqlite3.Connection], tuple[Any, list[JobEvent]]]
 """One write of a group commit, run on the store's thread: its result and its events."""
 
 _P = ParamSpec("_P")
-_T = TypeVar("_T")
 
 
 class SqliteJobStore:
@@ -73,10 +72,12 @@ class SqliteJobStore:
         """
         self._path = str(path)
         self._on_commit = on_commit
-        self._executor: ThreadPoolExecutor | None = None
-        self._db: sqlite3.Connection | None = None
-        self._reader: ThreadPoolExecutor | None = None
-        self._reader_db: sqlite3.Connection | None = None
+        self._writer = ConnectionThread(self._path, "sqlite-store")
+        self._reader = (
+            self._writer
+            if self._path == ":memory:"
+            else ConnectionThread(self._path, "sqlite-reader")
+        )
         self._epoch: str | None = None
         self._groups: WriteGroups[Write] = WriteGroups(self._commit_group)
 
@@ -93,23 +94,20 @@ class SqliteJobStore:
         Raises:
             StoreError: The store is open already.
         """
-        if self._executor is not None:
-            raise StoreError("the store is open already")
-        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sqlite-store")
+        epoch = await self._writer.open(jobs_sql.prepare)
         try:
-            loop = asyncio.get_running_loop()
-            self._epoch = await loop.run_in_executor(self._executor, self._connect)
-            if self._path != ":memory:":
-                self._reader = ThreadPoolExecutor(1, thread_name_prefix="sqlite-reader")
-                await loop.run_in_executor(self._reader, self._connect_reader)
+            if self._reader is not self._writer:
+                await self._reader.open(jobs_sql.prepare_reader)
         except BaseException:
-            await self._close_connections()
+            await self._writer.close()
             raise
+        self._epoch = epoch
 
     async def close(self) -> None:
         """Waits for calls under way, then closes the connection; later calls fail."""
         await self._groups.drain()
-        await self._close_connections()
+        await self._reader.close()
+        await self._writer.close()
 
     async def create_job(
         self,
@@ -136,7 +134,7 @@ class SqliteJobStore:
 
     async def find_request(self, owner: str, request_id: str) -> tuple[RequestKey, str] | None:
         """The stored key and job id for an earlier request, or None."""
-        return await self._read(jobs_sql.find_request, owner, request_id)
+        return await self._reader.run(jobs_sql.find_request, owner, request_id)
 
     async def apply(self, changes: Sequence[Change]) -> list[JobEvent]:
         """Writes the changes and one event each, in one transaction, in the given order.
@@ -158,18 +156,18 @@ class SqliteJobStore:
 
     async def get_job(self, job_id: str) -> Job | None:
         """The job's latest snapshot, or None."""
-        jobs = await self._read(
+        jobs = await self._reader.run(
             jobs_sql.select_jobs, "SELECT snapshot FROM jobs WHERE id = ?", [job_id]
         )
         return jobs[0] if jobs else None
 
     async def get_circuits(self, job_id: str) -> list[CircuitSource]:
         """The job's circuits in submission order (empty for an unknown job)."""
-        return await self._read(jobs_sql.select_circuits, job_id)
+        return await self._reader.run(jobs_sql.select_circuits, job_id)
 
     async def get_result(self, job_id: str) -> dict[str, Any] | None:
         """The stored result document, or None."""
-        return await self._read(jobs_sql.select_result, job_id)
+        return await self._reader.run(jobs_sql.select_result, job_id)
 
     async def list_jobs(
         self,
@@ -189,7 +187,7 @@ class SqliteJobStore:
             return []
         re.compile(query.name_pattern)
         sql, params = listing_sql(SQLITE, query, ascending, after)
-        return await self._read(jobs_sql.select_jobs, sql, [*params, limit, max(skip, 0)])
+        return await self._reader.run(jobs_sql.select_jobs, sql, [*params, limit, max(skip, 0)])
 
     async def jobs_in_states(self, states: frozenset[JobState]) -> list[Job]:
         """Every job in one of ``states``, oldest first."""
@@ -198,7 +196,7 @@ class SqliteJobStore:
         values = sorted(state.value for state in states)
         marks = listing.marks(values)
         sql = f"SELECT snapshot FROM jobs WHERE state IN ({marks}) ORDER BY created, id"
-        return await self._read(jobs_sql.select_jobs, sql, values)
+        return await self._reader.run(jobs_sql.select_jobs, sql, values)
 
     async def events_after(
         self, revision: int, *, job_id: str | None = None, limit: int = 500
@@ -207,7 +205,7 @@ class SqliteJobStore:
         where = "revision > ?" if job_id is None else "revision > ? AND job_id = ?"
         params: list[Any] = [revision] if job_id is None else [revision, job_id]
         sql = f"SELECT type, time, snapshot FROM events WHERE {where} ORDER BY revision LIMIT ?"
-        return await self._run(jobs_sql.select_events, sql, [*params, limit])
+        return await self._writer.run(jobs_sql.select_events, sql, [*params, limit])
 
     async def latest_event(self, job_id: str) -> JobEvent | None:
         """The job's most recent event, or None."""
@@ -215,7 +213,7 @@ class SqliteJobStore:
             "SELECT type, time, snapshot FROM events WHERE job_id = ?"
             " ORDER BY sequence DESC LIMIT 1"
         )
-        events = await self._run(jobs_sql.select_events, sql, [job_id])
+        events = await self._writer.run(jobs_sql.select_events, sql, [job_id])
         return events[0] if events else None
 
     async def ping(self) -> None:
@@ -238,11 +236,11 @@ class SqliteJobStore:
 
     async def latest_revision(self) -> int:
         """The highest revision ever assigned (0 for an empty log)."""
-        return await self._run(jobs_sql.last_revision)
+        return await self._writer.run(jobs_sql.last_revision)
 
     async def oldest_retained_revision(self) -> int:
         """Events at or above this revision are still in the log (1 if nothing was pruned)."""
-        return await self._run(jobs_sql.pruned_through) + 1
+        return await self._writer.run(jobs_sql.pruned_through) + 1
 
     async def prune_events(self, before: datetime) -> int:
         """Deletes events older than ``before``, keeping every job's latest event.
@@ -250,7 +248,7 @@ class SqliteJobStore:
         Returns:
             How many events were deleted.
         """
-        return await self._run(jobs_sql.prune, to_micros(before))
+        return await self._writer.run(jobs_sql.prune, to_micros(before))
 
     async def add_user(self, user: User, token_hash: str) -> None:
         """Stores a user with the digest of their token.
@@ -258,23 +256,23 @@ class SqliteJobStore:
         Raises:
             DuplicateUserError: The name is taken; nothing is written.
         """
-        await self._run(people_sql.add_user, user, token_hash)
+        await self._writer.run(people_sql.add_user, user, token_hash)
 
     async def user_by_token(self, token_hash: str) -> User | None:
         """The user whose token has this digest, or None."""
-        return await self._read(people_sql.user_by_token, token_hash)
+        return await self._reader.run(people_sql.user_by_token, token_hash)
 
     async def list_users(self) -> list[User]:
         """Every user, by name."""
-        return await self._read(people_sql.list_users)
+        return await self._reader.run(people_sql.list_users)
 
     async def revoke_user(self, name: str, at: datetime) -> bool:
         """Stops a user's token from working; False if no such active user."""
-        return await self._run(people_sql.revoke_user, name, at)
+        return await self._writer.run(people_sql.revoke_user, name, at)
 
     async def rotate_token(self, name: str, token_hash: str, expires: datetime | None) -> bool:
         """Replaces an active user's token digest and expiry; False if no such active user."""
-        return await self._run(people_sql.rotate_token, name, token_hash, expires)
+        return await self._writer.run(people_sql.rotate_token, name, token_hash, expires)
 
     async def record_use(self, name: str, at: datetime) -> None:
         """Notes when the user's token last authenticated a call."""
@@ -286,95 +284,12 @@ class SqliteJobStore:
 
     async def list_audit(self, *, limit: int, actor: str = "") -> list[AuditEntry]:
         """The most recent actions (of ``actor`` if given), newest first."""
-        return await self._read(people_sql.list_audit, limit, actor)
-
-    async def _run(
-        self,
-        work: Callable[Concatenate[sqlite3.Connection, _P], _T],
-        *args: _P.args,
-        **kwargs: _P.kwargs,
-    ) -> _T:
-        if self._executor is None:
-            raise StoreError("the store is not open")
-        call = partial(self._with_connection, work, *args, **kwargs)
-        return await asyncio.get_running_loop().run_in_executor(self._executor, call)
-
-    async def _read(
-        self,
-        work: Callable[Concatenate[sqlite3.Connection, _P], _T],
-        *args: _P.args,
-        **kwargs: _P.kwargs,
-    ) -> _T:
-        """Runs a read on the reading connection (on the writer's for an in-memory database)."""
-        if self._reader is None:
-            return await self._run(work, *args, **kwargs)
-        call = partial(self._reading, work, *args, **kwargs)
-        return await asyncio.get_running_loop().run_in_executor(self._reader, call)
-
-    async def _close_connections(self) -> None:
-        loop = asyncio.get_running_loop()
-        for executor, disconnect in (
-            (self._reader, self._disconnect_reader),
-            (self._executor, self._disconnect),
-        ):
-            if executor is not None:
-                await loop.run_in_executor(executor, disconnect)
-                executor.shutdown()
-        self._reader = self._executor = None
-
-    # Everything below runs on the worker threads.
-
-    def _reading(
-        self,
-        work: Callable[Concatenate[sqlite3.Connection, _P], _T],
-        *args: _P.args,
-        **kwargs: _P.kwargs,
-    ) -> _T:
-        if self._reader_db is None:
-            raise StoreError("the store is closed")
-        return work(self._reader_db, *args, **kwargs)
-
-    def _with_connection(
-        self,
-        work: Callable[Concatenate[sqlite3.Connection, _P], _T],
-        *args: _P.args,
-        **kwargs: _P.kwargs,
-    ) -> _T:
-        if self._db is None:
-            raise StoreError("the store is closed")
-        return work(self._db, *args, **kwargs)
-
-    def _connect(self) -> str:
-        db = sqlite3.connect(self._path, isolation_level=None)
-        try:
-            epoch = jobs_sql.prepare(db)
-        except BaseException:
-            db.close()
-            raise
-        self._db = db
-        return epoch
-
-    def _disconnect(self) -> None:
-        if self._db is not None:
-            self._db.close()
-            self._db = None
-
-    def _connect_reader(self) -> None:
-        db = sqlite3.connect(self._path, isolation_level=None)
-        try:
-            jobs_sql.prepare_reader(db)
-        except BaseException:
-            db.close()
-            raise
-        self._reader_db = db
-
-    def _disconnect_reader(self) -> None:
-        if self._reader_db is not None:
-            self._reader_db.close()
-            self._reader_db = None
+        return await self._reader.run(people_sql.list_audit, limit, actor)
 
     async def _commit_group(self, works: list[Write]) -> list[Any]:
-        return await self._run(self._commit_on_thread, works)
+        return await self._writer.run(self._commit_on_thread, works)
+
+    # Runs on the writer's thread.
 
     def _commit_on_thread(self, db: sqlite3.Connection, works: list[Write]) -> list[Any]:
         outcomes: list[Any] = []
