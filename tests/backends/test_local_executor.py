@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import subprocess
 import sys
 from typing import TYPE_CHECKING
@@ -271,3 +272,15 @@ async def test_a_cancelled_running_job_has_its_outcome_dropped() -> None:
     with pytest.raises(asyncio.CancelledError):
         await running
     await local.close()
+
+
+async def test_each_simulation_uses_its_share_of_the_cores() -> None:
+    # As many workers as cores: Aer's default would give each run every core.
+    workers = os.cpu_count() or 1
+    local = LocalExecutor(fake_devices=(), max_workers=workers)
+    try:
+        result, _ = await run(local, "aer_simulator", [bell()], RunOptions(shots=100))
+    finally:
+        await local.close()
+
+    assert result.results[0].metadata["parallel_state_update"] == 1
