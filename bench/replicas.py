@@ -179,13 +179,16 @@ def quantiles(values: list[float]) -> str:
 
 def measure(gateways: Gateways, arguments: argparse.Namespace) -> None:
     rate, last = accepted_per_second(gateways, arguments.jobs, arguments.in_flight)
+    draining = time.perf_counter()
     wait_final(gateways.stub(gateways.addresses[:1]), last)
+    drained = time.perf_counter() - draining
     totals, delays = submit_to_result(gateways, arguments.runs)
     where = "a replica that does not lead" if len(gateways.served) > 1 else "the gateway"
     print(f"\n{gateways.name}:")
     print(
         f"  accepted: {rate:7.0f} jobs/s ({arguments.jobs} jobs, {arguments.in_flight} in flight)"
     )
+    print(f"  the last of them final {drained:.1f} s after the last was accepted")
     print(f"  submit to result, submitted on {where}: {quantiles(totals)}")
     print(f"  state change to watcher on the leading replica:  {quantiles(delays.leading)}")
     if delays.other:

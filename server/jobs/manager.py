@@ -93,6 +93,11 @@ _POSITIONS_EVERY_S = 0.25
 # position within _POSITIONS_AT_MOST_EVERY_S.
 _POSITION_MESSAGES_AT_ONCE_UP_TO = 500
 _POSITION_MESSAGES_PER_S = 2_000
+# The rows are spaced too, at about _POSITION_ROWS_PER_S: with 3,000 jobs queued at once,
+# rewriting the whole queue every 0.25 s kept the store busy with positions. Spaced, the
+# same 3,000 jobs drained in 10-12 s instead of 18 s, at 2.3-2.7 ms of gateway CPU per job
+# instead of 4.8 (SQLite, 64 submissions in flight).
+_POSITION_ROWS_PER_S = 1_000
 _POSITIONS_AT_MOST_EVERY_S = 5.0
 _ADMISSION_STEPS = (JobState.VALIDATING, JobState.VALIDATED)
 _ADMITTED_FROM = frozenset({JobState.CREATING, *_ADMISSION_STEPS})
@@ -608,10 +613,12 @@ class JobManager:
         ):
             await self._patiently(functools.partial(self._publish_positions_once, backend))
         elif backend not in self._position_updates:
-            delay = min(
-                _POSITIONS_AT_MOST_EVERY_S,
-                max(_POSITIONS_EVERY_S, messages / _POSITION_MESSAGES_PER_S),
+            spacing = max(
+                _POSITIONS_EVERY_S,
+                messages / _POSITION_MESSAGES_PER_S,
+                len(waiting) / _POSITION_ROWS_PER_S,
             )
+            delay = min(_POSITIONS_AT_MOST_EVERY_S, spacing)
             soon = self._publish_positions_soon(backend, delay)
             self._position_updates[backend] = self._spawn(soon)
 
