@@ -22,12 +22,16 @@ class Audit:
         self, action: str, target: str, peer: str, detail: dict[str, Any] | None = None
     ) -> None:
         """Records that the caller did ``action`` to ``target`` from ``peer``."""
-        entry = AuditEntry(
-            time=datetime.now(UTC),
-            actor=principal().name,
-            action=action,
-            target=target,
-            peer=peer,
-            detail=detail or {},
-        )
-        await self._store.add_audit(entry)
+        await self._store.add_audit(entry(action, target, peer, detail))
+
+
+def entry(action: str, target: str, peer: str, detail: dict[str, Any] | None = None) -> AuditEntry:
+    """The record of the caller doing ``action`` to ``target`` from ``peer``, now."""
+    return AuditEntry(
+        time=datetime.now(UTC),
+        actor=principal().name,
+        action=action,
+        target=target,
+        peer=peer,
+        detail=detail or {},
+    )

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 from google.protobuf import duration_pb2
 
-from ibmq_gateway.server.api import job_messages
+from ibmq_gateway.server.api import audit, job_messages
 from ibmq_gateway.server.api.auth import principal
 from ibmq_gateway.server.api.backend_messages import backend_to_proto
 from ibmq_gateway.server.core.errors import FieldViolation, InvalidArgumentError
@@ -28,7 +28,7 @@ if TYPE_CHECKING:
     import grpc
 
     from ibmq_gateway.server.api.audit import Audit
-    from ibmq_gateway.server.core.model import JobQuery
+    from ibmq_gateway.server.core.model import AuditEntry, Job, JobQuery
     from ibmq_gateway.server.jobs.manager import JobManager
     from ibmq_gateway.server.jobs.routing import BackendView
     from ibmq_gateway.server.streams.feeds import FeedItem, Feeds
@@ -57,11 +57,14 @@ class JobService(job_service_pb2_grpc.JobServiceServicer):
     async def SubmitJob(
         self, request: job_service_pb2.SubmitJobRequest, context: Context
     ) -> job_service_pb2.SubmitJobResponse:
+        peer = context.peer()
+
+        def submitted(job: Job) -> AuditEntry:
+            return audit.entry("job.submit", job.id, peer, {"backend": job.backend})
+
         job, deduplicated = await self._manager.submit(
-            job_messages.submission(request), principal(), request.ByteSize()
+            job_messages.submission(request), principal(), request.ByteSize(), submitted
         )
-        if not deduplicated:
-            await self._audit.record("job.submit", job.id, context.peer(), {"backend": job.backend})
         return job_service_pb2.SubmitJobResponse(
             job=job_messages.job_message(job),
             deduplicated=deduplicated,

@@ -34,6 +34,7 @@ from ibmq_gateway.server.core.errors import (
     job_not_found,
 )
 from ibmq_gateway.server.core.model import (
+    AuditEntry,
     EventType,
     Job,
     JobEvent,
@@ -278,9 +279,17 @@ class JobManager:
     # -- commands ------------------------------------------------------------------------
 
     async def submit(
-        self, submission: Submission, owner: User, request_bytes: int = 0
+        self,
+        submission: Submission,
+        owner: User,
+        request_bytes: int = 0,
+        audit: Callable[[Job], AuditEntry] | None = None,
     ) -> tuple[Job, bool]:
-        """Stores a new job and starts admitting it; returns (job, deduplicated)."""
+        """Stores a new job and starts admitting it; returns (job, deduplicated).
+
+        ``audit`` makes the record of the submission, stored with the new job (none is
+        stored for a request answered by an earlier job).
+        """
         info = self.backend_info(submission.backend)
         self._routes.check_reachable(submission.backend)
         check_submission(submission, info)
@@ -303,6 +312,7 @@ class JobManager:
                 submission.circuits,
                 transitions.request_key(submission, owner.name),
                 active_limit=self._quotas.active_limit(owner),
+                audit=audit(job) if audit else None,
             )
         except DuplicateRequestError:
             event = None
@@ -314,7 +324,7 @@ class JobManager:
             self._active.hold(event.job)
         if event is None:
             # Another call with the same request id won the race; answer like a retry.
-            return await self.submit(submission, owner, request_bytes)
+            return await self.submit(submission, owner, request_bytes, audit)
         if self._leading:  # else the leading replica admits it when it hears of it
             self._parsed[event.job.id] = circuits
             self._spawn(self._admit(event.job.id))

@@ -133,13 +133,16 @@ class JobStore(Protocol):
         key: RequestKey | None,
         *,
         active_limit: int | None = None,
+        audit: AuditEntry | None = None,
     ) -> JobEvent:
         """Stores a new job, its circuits, its CREATED event and its idempotency key at once.
 
         ``job.sequence`` and ``job.revision`` are ignored; the returned event's job carries
         sequence 1 and the assigned revision. With ``active_limit``, the job is stored only
         if its owner has fewer active jobs than that, counted in the same transaction, so
-        that the limit holds across every gateway writing to the store.
+        that the limit holds across every gateway writing to the store. ``audit``, the
+        record of the submission, is written in the same transaction: a job is never
+        stored without it, nor it without the job, and the submission waits for one commit.
 
         Raises:
             DuplicateRequestError: ``key`` (owner, request id) exists already; nothing is

@@ -132,8 +132,9 @@ class PostgresJobStore:
         key: RequestKey | None,
         *,
         active_limit: int | None = None,
+        audit: AuditEntry | None = None,
     ) -> JobEvent:
-        events = await self._write(_created, job, tuple(circuits), key, active_limit)
+        events = await self._write(_created, job, tuple(circuits), key, active_limit, audit)
         return events[0]
 
     async def find_request(self, owner: str, request_id: str) -> tuple[RequestKey, str] | None:
@@ -346,8 +347,12 @@ async def _created(
     circuits: Sequence[CircuitSource],
     key: RequestKey | None,
     active_limit: int | None,
+    audit: AuditEntry | None,
 ) -> list[JobEvent]:
-    return [await postgres_sql.insert_job(db, job, circuits, key, active_limit)]
+    event = await postgres_sql.insert_job(db, job, circuits, key, active_limit)
+    if audit is not None:
+        await postgres_people.add_audit(db, audit)
+    return [event]
 
 
 async def _applied(db: Connection, changes: Sequence[Change]) -> list[JobEvent]:

@@ -116,8 +116,10 @@ class SqliteJobStore:
         key: RequestKey | None,
         *,
         active_limit: int | None = None,
+        audit: AuditEntry | None = None,
     ) -> JobEvent:
-        """Stores a new job, its circuits, its CREATED event and its key in one transaction.
+        """Stores a new job, its circuits, its CREATED event, its key and ``audit`` in one
+        transaction.
 
         Raises:
             DuplicateRequestError: ``key`` exists already; nothing is written.
@@ -127,6 +129,8 @@ class SqliteJobStore:
 
         def create(db: sqlite3.Connection) -> tuple[JobEvent, list[JobEvent]]:
             event = jobs_sql.insert_job(db, job, sources, key, active_limit)
+            if audit is not None:
+                people_sql.add_audit(db, audit)
             return event, [event]
 
         event: JobEvent = await self._groups.write(create)

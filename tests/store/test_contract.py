@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 
 from ibmq_gateway.server.core.model import (
+    AuditEntry,
     CircuitSource,
     EventType,
     Job,
@@ -369,6 +370,32 @@ async def test_duplicate_request_raises_and_writes_nothing(store: JobStore) -> N
     assert await store.get_circuits("second") == []
     assert await all_events(store) == log
     assert await store.find_request("alice", "req-1") == (key, "first")
+
+
+def submission_record(job_id: str) -> AuditEntry:
+    return AuditEntry(T0, "alice", "job.submit", job_id, "ipv4:127.0.0.1:1", {"n": 1})
+
+
+async def test_the_record_of_a_submission_is_stored_with_its_job(store: JobStore) -> None:
+    record = submission_record("audited")
+
+    await store.create_job(make_job("audited"), CIRCUITS, None, audit=record)
+
+    assert await store.list_audit(limit=10) == [record]
+
+
+async def test_a_refused_job_leaves_no_record_of_its_submission(store: JobStore) -> None:
+    key = RequestKey(owner="alice", request_id="req-1", fingerprint="sha256:aaa")
+    await create(store, make_job("first"), key)
+
+    with pytest.raises(DuplicateRequestError):
+        await store.create_job(make_job("again"), CIRCUITS, key, audit=submission_record("x"))
+    with pytest.raises(ActiveLimitError):
+        await store.create_job(
+            make_job("past"), CIRCUITS, None, active_limit=1, audit=submission_record("y")
+        )
+
+    assert await store.list_audit(limit=10) == []
 
 
 async def test_request_ids_are_per_owner(store: JobStore) -> None:
