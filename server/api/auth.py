@@ -69,6 +69,7 @@ class AuthInterceptor(BehaviourInterceptor):
     """Resolves ``authorization: Bearer <token>`` to a user for every RPC but health."""
 
     def __init__(self, store: JobStore, throttle: FailureThrottle | None = None) -> None:
+        super().__init__()
         self._store = store
         self._throttle = throttle or FailureThrottle()
         self._uses = _LastUse(store)

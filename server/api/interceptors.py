@@ -37,6 +37,7 @@ class ErrorInterceptor(BehaviourInterceptor):
     """
 
     def __init__(self) -> None:
+        super().__init__()
         self._malformed_log = PerPeerLog(log, MALFORMED_LOG_EVERY_S)
 
     def wrap_deserializer(self, deserializer: Callable[[bytes], Any]) -> Callable[[bytes], Any]:
@@ -163,6 +164,7 @@ class ObservingInterceptor(BehaviourInterceptor):
     """Tells each observer when a call ends, and how (and when a stream first answers)."""
 
     def __init__(self, observers: Sequence[CallObserver]) -> None:
+        super().__init__()
         self._observers = tuple(observers)
 
     def wrap_unary(self, behaviour: Unary, method: str) -> Unary:

@@ -24,6 +24,7 @@ class OpenStreamsInterceptor(BehaviourInterceptor):
     """
 
     def __init__(self, limit: int) -> None:
+        super().__init__()
         self._limit = limit
         self._open: Counter[str] = Counter()
 

@@ -27,14 +27,29 @@ class BehaviourInterceptor(_Interceptor):
     grpc's handlers are namedtuples holding the behaviour for the call's shape. A
     bidirectional behaviour (server reflection) takes a request iterator instead of a
     request but otherwise has a server stream's shape, so it is wrapped as a stream.
+
+    grpc asks every interceptor for every call's handler. A method's wrapped handler
+    depends on nothing but the method (what varies per call reaches the wrappers as their
+    arguments), so each is made once and kept; the interceptors inside are then not asked
+    again for that method. Unknown methods are not kept: their names come from clients.
     """
+
+    def __init__(self) -> None:
+        self._wrapped: dict[str, Handler] = {}
 
     async def intercept_service(
         self,
         continuation: Callable[[grpc.HandlerCallDetails], Awaitable[Handler]],
         details: grpc.HandlerCallDetails,
     ) -> Handler:
-        handler = await continuation(details)
+        wrapped = self._wrapped.get(details.method)
+        if wrapped is None:
+            wrapped = self._wrap(await continuation(details), details.method)
+            if wrapped is not None:
+                self._wrapped[details.method] = wrapped
+        return wrapped
+
+    def _wrap(self, handler: Handler | None, method: str) -> Any:
         if handler is None:
             return handler
         handlers = cast("Any", handler)
@@ -42,14 +57,13 @@ class BehaviourInterceptor(_Interceptor):
             deserializer = self.wrap_deserializer(handlers.request_deserializer)
             handlers = handlers._replace(request_deserializer=deserializer)
         if handlers.unary_unary is not None:
-            unary = self.wrap_unary(handlers.unary_unary, details.method)
-            return cast("Handler", handlers._replace(unary_unary=unary))
+            return handlers._replace(unary_unary=self.wrap_unary(handlers.unary_unary, method))
         for kind in ("unary_stream", "stream_stream"):
             behaviour = getattr(handlers, kind)
             if behaviour is not None:
-                stream = self.wrap_stream(_as_generator(behaviour), details.method)
-                return cast("Handler", handlers._replace(**{kind: stream}))
-        return cast("Handler", handlers)
+                stream = self.wrap_stream(_as_generator(behaviour), method)
+                return handlers._replace(**{kind: stream})
+        return handlers
 
     def wrap_deserializer(self, deserializer: Callable[[bytes], Any]) -> Callable[[bytes], Any]:
         """The request deserializer to use instead of ``deserializer`` (of every request)."""
