@@ -5,8 +5,9 @@ event loop needs, so a burst of large submissions stalled every RPC and stream
 (``bench/parse_burst.py``: GetJob's p99 27 times its idle figure). Sources with more than
 ``IN_PROCESS_FROM_BYTES`` of OpenQASM are parsed in a worker process, which hands the
 circuits back as QPY: loading a 120-gate circuit from QPY takes 0.1 ms where parsing its
-OpenQASM 3 takes 45 ms. Smaller ones, most jobs, parse on a thread: a process round trip
-would cost them more than their parse.
+OpenQASM 3 takes 45 ms. Smaller ones parse on a thread: a process round trip would cost them
+more than their parse. Small QPY, most jobs, loads on the event loop itself: a thread's round
+trip would cost it more than its load.
 
 The worker processes' queue is bounded by time: a submission that would wait there for
 more than ``max_wait`` seconds of parsing (estimated from the OpenQASM ahead of it) is
@@ -44,6 +45,9 @@ if TYPE_CHECKING:
 IN_PROCESS_FROM_BYTES = 1024
 """OpenQASM text in one submission from which it is parsed in a worker process (about
 16 ms of parsing; a Bell circuit, 100 bytes, parses in 1.2 ms)."""
+ON_THE_LOOP_UP_TO_BYTES = 4096
+"""QPY in one submission up to which it is loaded on the event loop (a Bell circuit's 336
+bytes in 22 us, 4 KiB in about 0.2 ms), where a hop to a thread and back costs 0.1 to 0.3 ms."""
 PARSER_NICENESS = 10
 """How far below the gateway's priority the parser processes run. A parse uses a whole core
 for tens of milliseconds; at the gateway's priority a burst of them took the CPU the event
@@ -86,6 +90,8 @@ class CircuitParser:
             ParserBusyError: ``refuse_when_busy``, and the worker processes' queue is longer
                 than ``max_wait``.
         """
+        if _loads_at_once(sources):
+            return parse_circuits(sources, self._limits)
         text = sum(len(s.payload) for s in sources if s.format in _BYTES_PER_SECOND)
         if text < IN_PROCESS_FROM_BYTES:
             return await asyncio.to_thread(parse_circuits, sources, self._limits)
@@ -147,6 +153,12 @@ class CircuitParser:
             if self._pool is broken:
                 self._pool = None
         broken.shutdown(wait=False, cancel_futures=True)
+
+
+def _loads_at_once(sources: Sequence[CircuitSource]) -> bool:
+    """Whether the sources are QPY small enough to load on the event loop."""
+    qpy_only = all(source.format == "qpy" for source in sources)
+    return qpy_only and sum(len(s.payload) for s in sources) <= ON_THE_LOOP_UP_TO_BYTES
 
 
 def parse_to_qpy(sources: Sequence[CircuitSource], limits: CircuitLimits) -> bytes | None:

@@ -6,6 +6,8 @@ import asyncio
 import multiprocessing
 import os
 import signal
+from concurrent.futures import Future, ThreadPoolExecutor
+from typing import Any
 
 import pytest
 from qiskit import QuantumCircuit
@@ -14,8 +16,12 @@ from ibmq_gateway.server.core.errors import ParserBusyError
 from ibmq_gateway.server.core.model import CircuitSource
 from ibmq_gateway.server.jobs.circuit_formats import InvalidCircuitsError, parse_circuits
 from ibmq_gateway.server.jobs.circuit_limits import CircuitLimits
-from ibmq_gateway.server.jobs.circuit_parser import IN_PROCESS_FROM_BYTES, CircuitParser
-from tests.helpers import BELL_QASM3, chain_qasm3
+from ibmq_gateway.server.jobs.circuit_parser import (
+    IN_PROCESS_FROM_BYTES,
+    ON_THE_LOOP_UP_TO_BYTES,
+    CircuitParser,
+)
+from tests.helpers import BELL_QASM3, bell_circuit, chain_qasm3, qpy_bytes
 
 
 def chain_qasm2(gates: int) -> str:
@@ -44,6 +50,42 @@ def test_the_sources_are_large_enough_to_leave_the_process() -> None:
     assert len(LARGE.payload) >= IN_PROCESS_FROM_BYTES
     assert len(LARGE_QASM2.payload) >= IN_PROCESS_FROM_BYTES
     assert len(SMALL.payload) < IN_PROCESS_FROM_BYTES
+
+
+class CountingExecutor(ThreadPoolExecutor):
+    """The loop's default executor, counting what is handed to its thread."""
+
+    def __init__(self) -> None:
+        super().__init__(max_workers=1)
+        self.submitted = 0
+
+    def submit(self, fn: Any, /, *args: Any, **kwargs: Any) -> Future[Any]:
+        self.submitted += 1
+        return super().submit(fn, *args, **kwargs)
+
+
+def parse_counting_hops(
+    parser: CircuitParser, sources: list[CircuitSource]
+) -> tuple[list[QuantumCircuit], int]:
+    async def parse() -> tuple[list[QuantumCircuit], int]:
+        executor = CountingExecutor()
+        asyncio.get_running_loop().set_default_executor(executor)
+        return await parser.parse(sources), executor.submitted
+
+    return asyncio.run(parse())
+
+
+def test_small_qpy_loads_on_the_event_loop_and_the_rest_on_a_thread(
+    parser: CircuitParser,
+) -> None:
+    small_qpy = CircuitSource("qpy", qpy_bytes(bell_circuit()))
+    large_qpy = CircuitSource("qpy", qpy_bytes(QuantumCircuit.from_qasm_str(chain_qasm2(200))))
+    assert len(small_qpy.payload) <= ON_THE_LOOP_UP_TO_BYTES < len(large_qpy.payload)
+
+    for sources, hops in (([small_qpy], 0), ([large_qpy], 1), ([small_qpy, SMALL], 1)):
+        circuits, handed_to_a_thread = parse_counting_hops(parser, sources)
+        assert circuits == parse_circuits(sources)
+        assert handed_to_a_thread == hops
 
 
 def test_large_openqasm_comes_back_as_the_circuits_parsed_here(parser: CircuitParser) -> None:
