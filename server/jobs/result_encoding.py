@@ -26,6 +26,21 @@ _DROP = object()
 """Marks a value that JSON (a protobuf Struct) cannot represent."""
 _INT_LIMIT = int(sys.float_info.max)
 """Integers beyond a double's range cannot go into a Struct."""
+QUICK_OUTCOMES = 64
+"""Distinct outcomes in a result up to which it is encoded where it is asked for (on the
+event loop): a Bell job's 4 take about 0.15 ms, 64 about 0.3 ms, 256 about 0.7 ms; a hop to
+a thread and back cost 0.2 to 0.5 ms in a busy gateway."""
+
+
+def encodes_quickly(result: Result) -> bool:
+    """Whether ``result`` is small enough to encode at once: few outcomes, no per-shot memory."""
+    outcomes = 0
+    for experiment in result.results:
+        data = experiment.data
+        if getattr(data, "memory", None) is not None:
+            return False
+        outcomes += len(getattr(data, "counts", None) or {})
+    return outcomes <= QUICK_OUTCOMES
 
 
 def result_to_document(

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import functools
 import logging
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
@@ -16,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 from ibmq_gateway.server.core.model import EventType, Job, JobFailure, QueueInfo
 from ibmq_gateway.server.core.states import JobState
 from ibmq_gateway.server.executors.base import ExecutionError, Executor, RetryLater
-from ibmq_gateway.server.jobs.result_encoding import result_to_document
+from ibmq_gateway.server.jobs.result_encoding import encodes_quickly, result_to_document
 from ibmq_gateway.server.jobs.transitions import to_state
 
 if TYPE_CHECKING:
@@ -70,7 +71,7 @@ async def execute(
 async def _document(job: Job, result: Result | None, *, partial: bool) -> dict[str, Any] | None:
     if result is None:
         return None
-    return await asyncio.to_thread(
+    encode = functools.partial(
         result_to_document,
         result,
         job_id=job.id,
@@ -78,6 +79,8 @@ async def _document(job: Job, result: Result | None, *, partial: bool) -> dict[s
         partial=partial,
         header=job.header,
     )
+    # A large result would hold up the event loop; a small one costs less than the hop.
+    return encode() if encodes_quickly(result) else await asyncio.to_thread(encode)
 
 
 class Reporter:

@@ -12,7 +12,9 @@ from qiskit import ClassicalRegister, QuantumCircuit, QuantumRegister
 from qiskit_aer import AerSimulator
 
 from ibmq_gateway.server.jobs.result_encoding import (
+    QUICK_OUTCOMES,
     document_to_proto,
+    encodes_quickly,
     result_to_document,
     result_to_proto,
 )
@@ -128,3 +130,20 @@ def test_a_failed_experiment_has_its_status_and_no_counts(simulator: AerSimulato
     assert not failed.success
     assert failed.status.startswith("ERROR: Insufficient memory")
     assert len(failed.counts) == 0
+
+
+def uniform(qubits: int) -> QuantumCircuit:
+    circuit = QuantumCircuit(qubits, qubits)
+    circuit.h(range(qubits))
+    circuit.measure(range(qubits), range(qubits))
+    return circuit
+
+
+def test_only_few_outcomes_without_memory_are_encoded_at_once(simulator: AerSimulator) -> None:
+    few = simulator.run([bell(), bell()], shots=1000, seed_simulator=5).result()
+    many = simulator.run(uniform(8), shots=4000, seed_simulator=5).result()
+    with_memory = simulator.run(bell(), shots=10, memory=True).result()
+
+    assert encodes_quickly(few)
+    assert len(many.get_counts()) > QUICK_OUTCOMES and not encodes_quickly(many)
+    assert not encodes_quickly(with_memory)
