@@ -18,21 +18,17 @@ from __future__ import annotations
 
 import argparse
 import statistics
-import tempfile
 import time
 from dataclasses import dataclass
-from pathlib import Path
 
 import grpc
 from ceiling import beside, measure_calls
 from qiskit import QuantumCircuit, transpile
 from qiskit_aer import AerSimulator
 from raw_server import CallShape
-from shared import BENCH_TOKEN, loopback_credentials, positive
+from shared import embedded_gateway, loopback_credentials, positive
 
 from ibmq_gateway.client._messages import circuit_to_proto
-from ibmq_gateway.server.core.settings import Settings
-from ibmq_gateway.server.ops.embedded import EmbeddedGateway
 from ibmq_gateway.v1 import job_pb2, job_service_pb2, job_service_pb2_grpc
 
 BACKEND = "aer_simulator"
@@ -163,24 +159,15 @@ def summary(name: str, values: list[float]) -> str:
 
 
 def measure_gateway(circuit_qpy: bytes, args: argparse.Namespace) -> list[GatewayRun]:
-    with tempfile.TemporaryDirectory(prefix="bell-bench-") as state_dir:
-        # No fake devices: the catalogue of IBM fake devices takes seconds to build.
-        settings = Settings(
-            address="127.0.0.1:0",
-            state_dir=Path(state_dir),
-            fake_devices=(),
-            bootstrap_token=BENCH_TOKEN,
-        )
-        credentials = loopback_credentials()
-        with (
-            EmbeddedGateway(settings) as gateway,
-            grpc.secure_channel(gateway.address, credentials) as ch,
-        ):
-            stub = job_service_pb2_grpc.JobServiceStub(ch)
-            # The first job also pays for starting the simulator's worker process.
-            for _ in range(args.warmup):
-                run_gateway(stub, circuit_qpy, args.shots)
-            return [run_gateway(stub, circuit_qpy, args.shots) for _ in range(args.runs)]
+    with (
+        embedded_gateway() as gateway,
+        grpc.secure_channel(gateway.address, loopback_credentials()) as channel,
+    ):
+        stub = job_service_pb2_grpc.JobServiceStub(channel)
+        # The first job also pays for starting the simulator's worker process.
+        for _ in range(args.warmup):
+            run_gateway(stub, circuit_qpy, args.shots)
+        return [run_gateway(stub, circuit_qpy, args.shots) for _ in range(args.runs)]
 
 
 def measure_direct(circuit: QuantumCircuit, args: argparse.Namespace) -> list[float]:

@@ -15,23 +15,19 @@ from __future__ import annotations
 import argparse
 import functools
 import statistics
-import tempfile
 import time
 from collections import Counter
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 import grpc
 from bell_latency import bell_for_aer, run_gateway
-from shared import BENCH_TOKEN, loopback_credentials, positive
+from shared import embedded_gateway, loopback_credentials, positive
 
 from ibmq_gateway.client._messages import circuit_to_proto
 from ibmq_gateway.server.api import auth, servicers
-from ibmq_gateway.server.core.settings import Settings
 from ibmq_gateway.server.executors.local.executor import LocalExecutor
 from ibmq_gateway.server.jobs import circuit_parser, manager, runs
-from ibmq_gateway.server.ops.embedded import EmbeddedGateway
 from ibmq_gateway.server.store.sqlite import SqliteJobStore
 from ibmq_gateway.v1 import job_service_pb2_grpc
 
@@ -104,26 +100,19 @@ def main() -> None:
     circuit_qpy = circuit_to_proto(bell_for_aer()).qpy
     per_mark: dict[str, list[float]] = {}
     totals = []
-    with tempfile.TemporaryDirectory(prefix="bell-steps-") as state_dir:
-        settings = Settings(
-            address="127.0.0.1:0",
-            state_dir=Path(state_dir),
-            fake_devices=(),
-            bootstrap_token=BENCH_TOKEN,
-        )
-        with (
-            EmbeddedGateway(settings) as gateway,
-            grpc.secure_channel(gateway.address, loopback_credentials()) as channel,
-        ):
-            stub = job_service_pb2_grpc.JobServiceStub(channel)
-            for index in range(args.warmup + args.runs):
-                marks.clear()
-                start = time.perf_counter()
-                run_gateway(stub, circuit_qpy, 1024)
-                if index >= args.warmup:
-                    totals.append((time.perf_counter() - start) * 1000)
-                    for mark, ms in offsets(start).items():
-                        per_mark.setdefault(mark, []).append(ms)
+    with (
+        embedded_gateway() as gateway,
+        grpc.secure_channel(gateway.address, loopback_credentials()) as channel,
+    ):
+        stub = job_service_pb2_grpc.JobServiceStub(channel)
+        for index in range(args.warmup + args.runs):
+            marks.clear()
+            start = time.perf_counter()
+            run_gateway(stub, circuit_qpy, 1024)
+            if index >= args.warmup:
+                totals.append((time.perf_counter() - start) * 1000)
+                for mark, ms in offsets(start).items():
+                    per_mark.setdefault(mark, []).append(ms)
     report(per_mark, totals, aer_seconds[args.warmup :], args.runs)
 
 

@@ -17,18 +17,14 @@ import os
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
-from pathlib import Path
 
 import grpc
 from qiskit import QuantumCircuit
-from shared import BENCH_TOKEN, loopback_credentials, positive
+from shared import BENCH_TOKEN, embedded_gateway, loopback_credentials, positive
 
 from ibmq_gateway.client import GatewayProvider
 from ibmq_gateway.client.job import IBMQJob
-from ibmq_gateway.server.core.settings import Settings
-from ibmq_gateway.server.ops.embedded import EmbeddedGateway
 from ibmq_gateway.v1 import job_service_pb2, job_service_pb2_grpc
 
 # Run in a fresh interpreter; each prints the seconds its timed part took.
@@ -122,21 +118,14 @@ def main() -> None:
     print(f"  import ibmq_gateway.client         {ms(client_import)}")
     share = statistics.median(client_import) - statistics.median(qiskit_import)
     print(f"    the client's own share            about {share * 1000:.0f} ms")
-    with tempfile.TemporaryDirectory(prefix="client-bench-") as state_dir:
-        settings = Settings(
-            address="127.0.0.1:0",
-            state_dir=Path(state_dir),
-            fake_devices=(),
-            bootstrap_token=BENCH_TOKEN,
-        )
-        with EmbeddedGateway(settings) as gateway:
-            code = _TIMED_PROVIDER.format(address=gateway.address)
-            provider_build = fresh_interpreter_seconds(code, args.runs)
-            print(f"  GatewayProvider + get_backend      {ms(provider_build)}")
-            with GatewayProvider(gateway.address, BENCH_TOKEN) as provider:
-                job = done_job(provider, args.circuits)
-                through_client = result_seconds(job, args.results)
-            bare = rpc_seconds(gateway.address, job.job_id(), args.results)
+    with embedded_gateway() as gateway:
+        code = _TIMED_PROVIDER.format(address=gateway.address)
+        provider_build = fresh_interpreter_seconds(code, args.runs)
+        print(f"  GatewayProvider + get_backend      {ms(provider_build)}")
+        with GatewayProvider(gateway.address, BENCH_TOKEN) as provider:
+            job = done_job(provider, args.circuits)
+            through_client = result_seconds(job, args.results)
+        bare = rpc_seconds(gateway.address, job.job_id(), args.results)
     overhead = statistics.median(through_client) - statistics.median(bare)
     print(f"result of a {args.circuits}-circuit job, N={args.results}:")
     print(f"  GetJobResult call alone            {ms(bare)}")

@@ -21,20 +21,16 @@ import argparse
 import io
 import multiprocessing
 import statistics
-import tempfile
 import threading
 import time
 from dataclasses import dataclass
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 import grpc
 from qiskit import qasm3, qpy
 from rpc_probe import Probe
-from shared import BELL_QASM3, BENCH_TOKEN, loopback_credentials, positive
+from shared import BELL_QASM3, embedded_gateway, loopback_credentials, positive
 
-from ibmq_gateway.server.core.settings import Settings
-from ibmq_gateway.server.ops.embedded import EmbeddedGateway
 from ibmq_gateway.v1 import job_pb2, job_service_pb2, job_service_pb2_grpc
 
 if TYPE_CHECKING:
@@ -164,24 +160,17 @@ def line(name: str, values: list[float], idle: list[float] | None) -> str:
 
 def main() -> None:
     args = parse_args()
-    with tempfile.TemporaryDirectory(prefix="parse-bench-") as state_dir:
-        settings = Settings(
-            address="127.0.0.1:0",
-            state_dir=Path(state_dir),
-            fake_devices=(),
-            bootstrap_token=BENCH_TOKEN,
+    with (
+        embedded_gateway() as gateway,
+        grpc.secure_channel(gateway.address, loopback_credentials()) as channel,
+    ):
+        submit = job_service_pb2.SubmitJobRequest(
+            backend="aer_simulator", circuits=[job_pb2.Circuit(qasm3=BELL_QASM3)]
         )
-        with (
-            EmbeddedGateway(settings) as gateway,
-            grpc.secure_channel(gateway.address, loopback_credentials()) as channel,
-        ):
-            submit = job_service_pb2.SubmitJobRequest(
-                backend="aer_simulator", circuits=[job_pb2.Circuit(qasm3=BELL_QASM3)]
-            )
-            stub = job_service_pb2_grpc.JobServiceStub(channel)
-            job_id = stub.SubmitJob(submit, timeout=30).job.id
-            with Probe(gateway.address, job_id) as probe:
-                run(gateway.address, probe, args)
+        stub = job_service_pb2_grpc.JobServiceStub(channel)
+        job_id = stub.SubmitJob(submit, timeout=30).job.id
+        with Probe(gateway.address, job_id) as probe:
+            run(gateway.address, probe, args)
 
 
 def run(address: str, probe: Probe, args: argparse.Namespace) -> None:

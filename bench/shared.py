@@ -3,10 +3,17 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
+import tempfile
+from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import grpc
 import grpc.aio
+
+if TYPE_CHECKING:
+    from ibmq_gateway.server.ops.embedded import EmbeddedGateway
 
 BELL_QASM3 = """OPENQASM 3.0;
 include "stdgates.inc";
@@ -35,6 +42,27 @@ def loopback_credentials(token: str = BENCH_TOKEN) -> grpc.ChannelCredentials:
     return grpc.composite_channel_credentials(
         grpc.local_channel_credentials(), grpc.access_token_call_credentials(token)
     )
+
+
+@contextlib.contextmanager
+def embedded_gateway(**settings: Any) -> Iterator[EmbeddedGateway]:
+    """A gateway on a thread of this process, on a state directory of its own (removed after),
+    with the benchmarks' admin token and no fake devices (their catalogue takes seconds to
+    build); ``settings`` override any other setting."""
+    # Imported here: the benchmarks' client and raw-server processes import this module too.
+    from ibmq_gateway.server.core.settings import Settings
+    from ibmq_gateway.server.ops.embedded import EmbeddedGateway
+
+    with tempfile.TemporaryDirectory(prefix="bench-gateway-") as state_dir:
+        chosen: dict[str, Any] = {
+            "address": "127.0.0.1:0",
+            "state_dir": Path(state_dir),
+            "fake_devices": (),
+            "bootstrap_token": BENCH_TOKEN,
+            **settings,
+        }
+        with EmbeddedGateway(Settings(**chosen)) as gateway:
+            yield gateway
 
 
 def separate_channel(address: str, index: int) -> grpc.aio.Channel:

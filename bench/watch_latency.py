@@ -27,10 +27,8 @@ import asyncio
 import collections
 import math
 import multiprocessing
-import tempfile
 import time
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import grpc
@@ -41,7 +39,7 @@ from qiskit import QuantumCircuit
 from rpc_probe import Probe
 from shared import (
     BELL_QASM3,
-    BENCH_TOKEN,
+    embedded_gateway,
     loopback_credentials,
     positive,
     rss_kib,
@@ -49,7 +47,6 @@ from shared import (
 )
 
 from ibmq_gateway.client._messages import circuit_to_proto
-from ibmq_gateway.server.core.settings import Settings
 from ibmq_gateway.server.ops.embedded import EmbeddedGateway
 from ibmq_gateway.v1 import job_pb2, job_service_pb2, job_service_pb2_grpc
 
@@ -515,16 +512,8 @@ def mean_event_size(report: dict[str, Any]) -> int:
 def main() -> None:
     args = parse_args()
     phase = Phase()
-    with tempfile.TemporaryDirectory(prefix="watch-bench-") as state_dir:
-        settings = Settings(
-            address="127.0.0.1:0",
-            state_dir=Path(state_dir),
-            fake_devices=(),
-            concurrency=1,
-            bootstrap_token=BENCH_TOKEN,
-        )
-        with EmbeddedGateway(settings) as embedded:
-            report = run(args, embedded, phase)
+    with embedded_gateway(concurrency=1) as embedded:
+        report = run(args, embedded, phase)
     # After the gateway has stopped, so that the two do not compete for the two cores.
     size = mean_event_size(report)
     fanout = measure_fanout(args.watchers, args.streams_per_channel, _CEILING_ROUNDS, size)
