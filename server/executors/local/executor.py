@@ -10,8 +10,9 @@ server that has imported qiskit and Aer but never simulated (``core.worker_proce
 Each worker keeps the simulators it built: a fake device's costs up to 1.3 s (127 qubits).
 Each simulation uses its share of the cores (``cores // max_workers``), not every core as Aer
 would: Aer's threads wait for each other, and one of them preempted by the gateway's own
-threads holds up the rest. Timed inside the worker during ``bench/bell_latency.py`` on two
-cores, a Bell run took 7.4 ms with Aer's default and 2.4 ms with its share (0.7 ms alone).
+threads holds up the rest. Timed inside the worker while Bell jobs ran through the gateway on
+two cores (with a test run beside it), a Bell run took 7.4 ms with Aer's default and 2.4 ms
+with its share; alone, 0.7 ms.
 As with any multiprocessing code, a script that embeds the gateway must guard its entry
 point with ``if __name__ == "__main__":``: each worker imports the main module again.
 
