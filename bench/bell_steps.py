@@ -39,7 +39,7 @@ STEPS: list[tuple[Any, str, str]] = [
     (SqliteJobStore, "create_job", "commit: create"),
     (SqliteJobStore, "apply", "commit: state change"),
     (manager, "execute", "run"),
-    (LocalExecutor, "_in_worker", "worker round trip"),
+    (LocalExecutor, "_simulate", "worker round trip"),
     (runs, "_document", "encode result"),
     (servicers.JobService, "GetJobResult", "GetJobResult"),
 ]

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import json
+import multiprocessing
 import os
+import signal
 import subprocess
 import sys
 from typing import TYPE_CHECKING
@@ -15,6 +17,7 @@ from qiskit import QuantumCircuit, transpile
 from ibmq_gateway.server.core.model import RunOptions
 from ibmq_gateway.server.executors.base import BackendInfo, ExecutionError
 from ibmq_gateway.server.executors.local.executor import EXECUTION_FAILED, LocalExecutor
+from ibmq_gateway.server.executors.local.worker_pipes import WORKER_NAME
 
 from .conftest import RecordingReporter, bell, make_job
 
@@ -284,3 +287,24 @@ async def test_each_simulation_uses_its_share_of_the_cores() -> None:
         await local.close()
 
     assert result.results[0].metadata["parallel_state_update"] == 1
+
+
+async def test_a_killed_simulator_fails_its_job_and_the_next_job_runs() -> None:
+    before = set(multiprocessing.active_children())
+    local = LocalExecutor(fake_devices=(), max_workers=1)
+    try:
+        running, reporter = start(local, "killed", slow_circuit(), shots=20_000)
+        await until_running(reporter)
+        await asyncio.sleep(0.3)
+        started = set(multiprocessing.active_children()) - before
+        (worker,) = [child for child in started if child.name == WORKER_NAME]
+        assert worker.pid is not None
+        os.kill(worker.pid, signal.SIGKILL)
+
+        with pytest.raises(ExecutionError, match="ended abruptly") as failed:
+            await asyncio.wait_for(running, 60)
+        assert failed.value.code == EXECUTION_FAILED
+        result, _ = await run(local, "aer_simulator", [bell()], RunOptions(shots=10))
+        assert result.success
+    finally:
+        await local.close()

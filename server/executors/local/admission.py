@@ -13,8 +13,6 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from concurrent.futures import Future
-
     from qiskit.result import Result
 
 
@@ -22,8 +20,8 @@ if TYPE_CHECKING:
 class Run:
     """One job's run, as far as cancelling it goes."""
 
-    future: Future[Result] | None = None
-    """The worker's answer, once the run has a worker."""
+    future: asyncio.Future[Result] | None = None
+    """The worker's answer, once the run has a worker (cancelling it drops the answer)."""
     waiting: asyncio.Future[None] | None = None
     """Set while the run waits for a free worker; cancelling it ends the wait."""
     cancelled: bool = False
@@ -70,7 +68,7 @@ class WorkerSlots:
 
 
 def stop(run: Run) -> None:
-    """Ends the run's wait for a worker, or drops it in the pool if it has not started."""
+    """Ends the run's wait for a worker, or drops the answer of the worker it has."""
     run.cancelled = True
     if run.waiting is not None:
         run.waiting.cancel()

@@ -16,10 +16,11 @@ with its share; alone, 0.7 ms.
 As with any multiprocessing code, a script that embeds the gateway must guard its entry
 point with ``if __name__ == "__main__":``: each worker imports the main module again.
 
-A job waits on the event loop for one of the ``max_workers`` workers to be free, then hands its
-circuits to it and awaits the worker's answer on the loop: no thread stands between the two,
-one hop fewer per job. A job waiting for a worker has not started and can be dropped, while a
-job in a worker process runs to its end (its outcome is then dropped if it was cancelled).
+A job waits on the event loop for one of the ``max_workers`` workers to be free, then the loop
+writes its circuits to that worker's pipe and is woken by the answer (``worker_pipes``): no
+thread stands between the two. A job waiting for a worker has not started and can be dropped,
+while a job in a worker process runs to its end (its outcome is then dropped if it was
+cancelled), and only then is the worker free for the next.
 """
 
 from __future__ import annotations
@@ -27,8 +28,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
-from concurrent.futures import ProcessPoolExecutor
-from concurrent.futures.process import BrokenProcessPool
 from typing import TYPE_CHECKING, Any
 
 from qiskit_aer import AerSimulator
@@ -44,6 +43,7 @@ from ibmq_gateway.server.executors.local.catalog import (
     fake_properties,
     load_fake_devices,
 )
+from ibmq_gateway.server.executors.local.worker_pipes import WorkerDied, WorkerPipes
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -95,10 +95,16 @@ class LocalExecutor(Executor):
         self._devices = load_fake_devices(fake_devices)
         infos = [aer_backend_info(), *map(fake_backend_info, self._devices.values())]
         self._backends = {info.name: info for info in infos}
-        self._max_workers = max_workers
         self._threads = simulation_threads(max_workers)
         self._workers = WorkerSlots(max_workers)
-        self._processes = self._new_process_pool()
+        preload = [__name__, *(["qiskit_ibm_runtime.fake_provider"] if self._devices else [])]
+        self._processes = WorkerPipes(
+            max_workers,
+            worker_context(*preload),
+            follow_gateway,
+            (os.getpid(),),
+            done=self._workers.give_back,
+        )
         self._runs: dict[str, Run] = {}
         self._properties: dict[str, dict[str, Any]] = {}
 
@@ -155,29 +161,17 @@ class LocalExecutor(Executor):
     async def close(self) -> None:
         """Drops runs that have not started and waits for the running ones to end."""
         self._workers.stop_waiting()
-        await asyncio.to_thread(self._processes.shutdown, wait=True, cancel_futures=True)
+        await self._processes.close()
 
     async def _simulate(
         self, job: Job, info: BackendInfo, circuits: list[QuantumCircuit], run: Run
     ) -> Result:
         await self._workers.take(run)
-        try:
-            if run.cancelled:
-                raise asyncio.CancelledError
-            result = await self._in_worker(job, info, circuits, run)
-        finally:
-            self._workers.give_back()
         if run.cancelled:
+            self._workers.give_back()
             raise asyncio.CancelledError
-        return result
-
-    async def _in_worker(
-        self, job: Job, info: BackendInfo, circuits: list[QuantumCircuit], run: Run
-    ) -> Result:
-        """Hands the job to a worker process and awaits its answer on the event loop."""
-        processes = self._processes
         try:
-            run.future = processes.submit(
+            run.future = self._processes.submit(
                 simulate,
                 info.name,
                 circuits,
@@ -185,34 +179,29 @@ class LocalExecutor(Executor):
                 info.default_shots,
                 threads=self._threads,
             )
-            result: Result = await asyncio.wrap_future(run.future)
+        except BaseException:
+            self._workers.give_back()  # nothing reached a worker
+            raise
+        # From here the worker gives its slot back when it answers (``WorkerPipes``' done),
+        # also for a run stopped meanwhile.
+        return await self._answer(run, info)
+
+    async def _answer(self, run: Run, info: BackendInfo) -> Result:
+        """The worker's result; a failure in the worker is an ``ExecutionError``."""
+        assert run.future is not None
+        try:
+            result: Result = await run.future
         except Exception as error:
-            if isinstance(error, BrokenProcessPool):
-                self._replace_broken(processes)
+            if isinstance(error, WorkerDied):
                 error = RuntimeError(
                     "the simulator process ended abruptly: out of memory, or a script that "
                     "embeds the gateway without an `if __name__ == '__main__':` guard"
                 )
-            if run.cancelled:
-                raise asyncio.CancelledError from error
             message = f"Aer could not run the circuits on {info.name}: {error}"
             raise ExecutionError(EXECUTION_FAILED, "EXECUTION_FAILED", message) from error
+        if run.cancelled:
+            raise asyncio.CancelledError
         return result
-
-    def _replace_broken(self, broken: ProcessPoolExecutor) -> None:
-        # A worker killed mid-run (by the OOM killer, say) breaks the whole pool for good.
-        if self._processes is broken:
-            self._processes = self._new_process_pool()
-        broken.shutdown(wait=False, cancel_futures=True)
-
-    def _new_process_pool(self) -> ProcessPoolExecutor:
-        preload = [__name__, *(["qiskit_ibm_runtime.fake_provider"] if self._devices else [])]
-        return ProcessPoolExecutor(
-            self._max_workers,
-            mp_context=worker_context(*preload),
-            initializer=follow_gateway,
-            initargs=(os.getpid(),),
-        )
 
 
 def simulation_threads(workers: int) -> int:
