@@ -29,7 +29,7 @@ from ibmq_gateway.server.store.base import (
     DuplicateRequestError,
     StaleJobError,
 )
-from ibmq_gateway.server.store.codec import decode_job
+from ibmq_gateway.server.store.codec import decode_job, encode_job
 from ibmq_gateway.server.store.rows import (
     ACTIVE_STATE_VALUES,
     COUNT_ACTIVE,
@@ -113,12 +113,13 @@ def insert_job(
         if active >= active_limit:
             raise ActiveLimitError(job.owner, active)
     stored = replace(job, sequence=1, revision=_next_revision(db))
-    db.execute(_INSERT_JOB, (*job_row(stored), *visibility_row(stored)))
+    snapshot = encode_job(stored)
+    db.execute(_INSERT_JOB, (*job_row(stored, snapshot), *visibility_row(stored)))
     db.executemany(
         "INSERT INTO circuits (job_id, idx, format, payload) VALUES (?, ?, ?, ?)",
         [(job.id, idx, circuit.format, circuit.payload) for idx, circuit in enumerate(circuits)],
     )
-    event = _append_event(db, stored, EventType.CREATED)
+    event = _append_event(db, stored, EventType.CREATED, snapshot)
     if key is not None:
         db.execute(
             "INSERT INTO requests (owner, request_id, fingerprint, job_id) VALUES (?, ?, ?, ?)",
@@ -141,8 +142,9 @@ def write_change(db: sqlite3.Connection, change: Change) -> JobEvent:
     if row[0] != job.sequence:
         raise StaleJobError(f"job {job.id} is at sequence {row[0]}, not {job.sequence}")
     stored = replace(job, sequence=job.sequence + 1, revision=_next_revision(db))
-    event = _append_event(db, stored, change.type)
-    db.execute(_UPDATE_JOB, job_row(stored))
+    snapshot = encode_job(stored)
+    event = _append_event(db, stored, change.type, snapshot)
+    db.execute(_UPDATE_JOB, job_row(stored, snapshot))
     if change.result is not None:
         db.execute(
             "INSERT OR REPLACE INTO results (job_id, document) VALUES (?, ?)",
@@ -156,9 +158,9 @@ def _next_revision(db: sqlite3.Connection) -> int:
     return last_revision(db) + 1
 
 
-def _append_event(db: sqlite3.Connection, job: Job, type_: EventType) -> JobEvent:
+def _append_event(db: sqlite3.Connection, job: Job, type_: EventType, snapshot: str) -> JobEvent:
     event = JobEvent(job=job, type=type_, time=datetime.now(UTC))
-    db.execute(_INSERT_EVENT, event_row(event))
+    db.execute(_INSERT_EVENT, event_row(event, snapshot))
     return event
 
 

@@ -23,7 +23,7 @@ from ibmq_gateway.server.store.base import (
     DuplicateRequestError,
     StaleJobError,
 )
-from ibmq_gateway.server.store.codec import decode_job
+from ibmq_gateway.server.store.codec import decode_job, encode_job
 from ibmq_gateway.server.store.listing import POSTGRES
 from ibmq_gateway.server.store.rows import (
     ACTIVE_STATE_VALUES,
@@ -84,13 +84,14 @@ async def insert_job(
         active = int(await _one(db, count, (job.owner, *ACTIVE_STATE_VALUES)))
         if active >= active_limit:
             raise ActiveLimitError(job.owner, active)
-    await db.execute(_INSERT_JOB, (*job_row(stored), *visibility_row(stored)))
+    snapshot = encode_job(stored)
+    await db.execute(_INSERT_JOB, (*job_row(stored, snapshot), *visibility_row(stored)))
     async with db.cursor() as cursor:
         await cursor.executemany(
             "INSERT INTO circuits (job_id, idx, format, payload) VALUES (%s, %s, %s, %s)",
             [(job.id, idx, each.format, each.payload) for idx, each in enumerate(circuits)],
         )
-    event = await _append_event(db, stored, EventType.CREATED)
+    event = await _append_event(db, stored, EventType.CREATED, snapshot)
     if key is not None:
         await db.execute(
             "INSERT INTO requests (owner, request_id, fingerprint, job_id) VALUES (%s, %s, %s, %s)",
@@ -108,8 +109,9 @@ async def write_change(db: Connection, change: Change) -> JobEvent:
     if stored_at != job.sequence:
         raise StaleJobError(f"job {job.id} is at sequence {stored_at}, not {job.sequence}")
     stored = replace(job, sequence=job.sequence + 1, revision=revision)
-    event = await _append_event(db, stored, change.type)
-    values = job_row(stored)
+    snapshot = encode_job(stored)
+    event = await _append_event(db, stored, change.type, snapshot)
+    values = job_row(stored, snapshot)
     await db.execute(_UPDATE_JOB, (*values[1:], values[0]))
     if change.result is not None:
         await db.execute(
@@ -130,9 +132,9 @@ async def _next_revision(db: Connection) -> int:
     )
 
 
-async def _append_event(db: Connection, job: Job, type_: EventType) -> JobEvent:
+async def _append_event(db: Connection, job: Job, type_: EventType, snapshot: str) -> JobEvent:
     event = JobEvent(job=job, type=type_, time=datetime.now(UTC))
-    await db.execute(_INSERT_EVENT, event_row(event))
+    await db.execute(_INSERT_EVENT, event_row(event, snapshot))
     return event
 
 

@@ -34,8 +34,8 @@ COUNT_ACTIVE = (
 PRUNABLE = "FROM events WHERE time < ? AND revision NOT IN (SELECT revision FROM jobs)"
 
 
-def job_row(job: Job) -> tuple[Any, ...]:
-    """The values of ``JOB_FIELDS`` for ``job``."""
+def job_row(job: Job, snapshot: str | None = None) -> tuple[Any, ...]:
+    """The values of ``JOB_FIELDS`` for ``job`` (``snapshot``: its ``encode_job``, if made)."""
     return (
         job.id,
         job.owner,
@@ -47,7 +47,7 @@ def job_row(job: Job) -> tuple[Any, ...]:
         json.dumps(list(job.tags)),
         job.sequence,
         job.revision,
-        encode_job(job),
+        encode_job(job) if snapshot is None else snapshot,
     )
 
 
@@ -56,11 +56,16 @@ def visibility_row(job: Job) -> tuple[str, str, str, str]:
     return (job.share_level, job.owner_hub, job.owner_group, job.owner_project)
 
 
-def event_row(event: JobEvent) -> tuple[Any, ...]:
-    """An ``events`` row: revision, job_id, sequence, type, time, snapshot."""
+def event_row(event: JobEvent, snapshot: str | None = None) -> tuple[Any, ...]:
+    """An ``events`` row: revision, job_id, sequence, type, time, snapshot.
+
+    A write stores the same snapshot in its event and in its job's row: ``snapshot``, its
+    ``encode_job``, is made once for both.
+    """
     job = event.job
     time = to_micros(event.time)
-    return (job.revision, job.id, job.sequence, event.type.value, time, encode_job(job))
+    encoded = encode_job(job) if snapshot is None else snapshot
+    return (job.revision, job.id, job.sequence, event.type.value, time, encoded)
 
 
 def event_from_row(type_: str, time: int, snapshot: str) -> JobEvent:
