@@ -1,4 +1,4 @@
-"""Worker processes the event loop talks to itself, over one pipe each.
+"""Worker processes that the event loop talks to directly, over one pipe each.
 
 ``concurrent.futures``' process pool passes every task through two threads of the gateway
 (one feeds the workers' queue, one reads their answers) and then hands the answer to the
@@ -62,7 +62,8 @@ class WorkerPipes:
     """Up to ``count`` worker processes, each doing one task at a time, started as needed.
 
     Callers keep at most ``count`` tasks under way (the local executor's ``WorkerSlots``);
-    ``done`` is called each time a worker is free again. Used on the event loop only.
+    ``done`` is called each time a task ends, answered or with its worker dead, so that a
+    slot is free again. Used on the event loop only.
     """
 
     def __init__(
