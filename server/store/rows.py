@@ -8,7 +8,7 @@ from typing import Any
 
 from ibmq_gateway.server.core.model import AuditEntry, EventType, Job, JobEvent, User
 from ibmq_gateway.server.core.states import ACTIVE_STATES
-from ibmq_gateway.server.store.codec import decode_job, encode_job, from_micros, to_micros
+from ibmq_gateway.server.store.codec import decode_job, from_micros, to_micros
 
 JOB_FIELDS = (
     "id, owner, backend, state, created, name, experiment_id, tags, sequence, revision, snapshot"
@@ -34,8 +34,8 @@ COUNT_ACTIVE = (
 PRUNABLE = "FROM events WHERE time < ? AND revision NOT IN (SELECT revision FROM jobs)"
 
 
-def job_row(job: Job, snapshot: str | None = None) -> tuple[Any, ...]:
-    """The values of ``JOB_FIELDS`` for ``job`` (``snapshot``: its ``encode_job``, if made)."""
+def job_row(job: Job, snapshot: str) -> tuple[Any, ...]:
+    """The values of ``JOB_FIELDS`` for ``job``, whose ``encode_job`` is ``snapshot``."""
     return (
         job.id,
         job.owner,
@@ -47,7 +47,7 @@ def job_row(job: Job, snapshot: str | None = None) -> tuple[Any, ...]:
         json.dumps(list(job.tags)),
         job.sequence,
         job.revision,
-        encode_job(job) if snapshot is None else snapshot,
+        snapshot,
     )
 
 
@@ -56,16 +56,15 @@ def visibility_row(job: Job) -> tuple[str, str, str, str]:
     return (job.share_level, job.owner_hub, job.owner_group, job.owner_project)
 
 
-def event_row(event: JobEvent, snapshot: str | None = None) -> tuple[Any, ...]:
+def event_row(event: JobEvent, snapshot: str) -> tuple[Any, ...]:
     """An ``events`` row: revision, job_id, sequence, type, time, snapshot.
 
-    A write stores the same snapshot in its event and in its job's row: ``snapshot``, its
-    ``encode_job``, is made once for both.
+    A write stores the same snapshot in its event and in its job's row: ``snapshot``, the
+    job's ``encode_job``, is made once for both.
     """
     job = event.job
     time = to_micros(event.time)
-    encoded = encode_job(job) if snapshot is None else snapshot
-    return (job.revision, job.id, job.sequence, event.type.value, time, encoded)
+    return (job.revision, job.id, job.sequence, event.type.value, time, snapshot)
 
 
 def event_from_row(type_: str, time: int, snapshot: str) -> JobEvent:
