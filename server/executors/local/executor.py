@@ -171,7 +171,7 @@ class LocalExecutor(Executor):
             self._workers.give_back()
             raise asyncio.CancelledError
         try:
-            run.future = self._processes.submit(
+            answer = run.future = self._processes.submit(
                 simulate,
                 info.name,
                 circuits,
@@ -184,13 +184,12 @@ class LocalExecutor(Executor):
             raise
         # From here the worker gives its slot back when it answers (``WorkerPipes``' done),
         # also for a run stopped meanwhile.
-        return await self._answer(run, info)
+        return await self._answer(answer, run, info)
 
-    async def _answer(self, run: Run, info: BackendInfo) -> Result:
+    async def _answer(self, answer: asyncio.Future[Result], run: Run, info: BackendInfo) -> Result:
         """The worker's result; a failure in the worker is an ``ExecutionError``."""
-        assert run.future is not None
         try:
-            result: Result = await run.future
+            result = await answer
         except Exception as error:
             if isinstance(error, WorkerDied):
                 error = RuntimeError(

@@ -50,8 +50,6 @@ class _Worker:
         )
         self.process.start()
         theirs.close()
-        self.finished: asyncio.Future[None] | None = None
-        """Set while the worker has a task: done when it has answered or died."""
 
     def close(self) -> None:
         with contextlib.suppress(OSError):
@@ -80,7 +78,8 @@ class WorkerPipes:
         self._initargs = initargs
         self._done = done
         self._idle: list[_Worker] = []
-        self._busy: set[_Worker] = set()
+        self._busy: dict[_Worker, asyncio.Future[None]] = {}
+        """Each worker with a task, and a future done once it has answered or died."""
 
     def submit(
         self, function: Callable[..., Any], *args: Any, **kwargs: Any
@@ -110,15 +109,15 @@ class WorkerPipes:
         except BaseException:
             self._idle.append(worker)  # nothing was sent (the task did not pickle)
             raise
-        worker.finished = loop.create_future()
-        self._busy.add(worker)
+        self._busy[worker] = loop.create_future()
         loop.add_reader(worker.connection.fileno(), self._answered, worker, answer)
         return answer
 
     async def close(self) -> None:
         """Waits for the tasks under way, then stops every worker."""
-        running = [worker.finished for worker in self._busy if worker.finished is not None]
-        await asyncio.gather(*running, return_exceptions=True)
+        if self._busy:
+            # wait, not gather: a close that is itself cancelled leaves the futures alone.
+            await asyncio.wait(list(self._busy.values()))
         for worker in self._idle:
             with contextlib.suppress(OSError):
                 worker.connection.send(None)
@@ -137,7 +136,7 @@ class WorkerPipes:
 
     def _answered(self, worker: _Worker, answer: asyncio.Future[Any]) -> None:
         asyncio.get_running_loop().remove_reader(worker.connection.fileno())
-        self._busy.discard(worker)
+        finished = self._busy.pop(worker)
         try:
             succeeded, value = worker.connection.recv()
         except (EOFError, OSError):
@@ -153,9 +152,7 @@ class WorkerPipes:
                 answer.set_result(value)
             else:
                 answer.set_exception(value)
-        if worker.finished is not None:
-            worker.finished.set_result(None)
-            worker.finished = None
+        finished.set_result(None)
         self._done()
 
 
