@@ -69,6 +69,12 @@ class TcpProxy:
                 client.close()
                 continue
             with self._lock:
+                if self._cut.is_set():
+                    # Cut while this one was connecting: it must not outlive the cut (it
+                    # did, and kept the database reachable through an outage).
+                    client.close()
+                    upstream.close()
+                    continue
                 self._open.update((client, upstream))
             for source, sink in ((client, upstream), (upstream, client)):
                 threading.Thread(target=self._pump, args=(source, sink), daemon=True).start()
