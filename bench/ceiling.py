@@ -210,11 +210,14 @@ def percentile(values: Sequence[float], fraction: float) -> float:
 
 def beside(figure: str, gateway: float, ceiling_name: str, ceiling: float, unit: str = "ms") -> str:
     """A gateway figure, its ceiling, and their ratio: the figure that survives noise."""
+    ceiling_text = f"{ceiling_name} {figure} {ceiling:.1f} {unit}"
+    return beside_text(f"gateway {figure} {gateway:.1f} {unit}", gateway, ceiling_text, ceiling)
+
+
+def beside_text(gateway_text: str, gateway: float, ceiling_text: str, ceiling: float) -> str:
+    """``beside`` with the two figures worded by the caller (a rate, say, not a time)."""
     ratio = f"{gateway / ceiling:.2f}x" if ceiling > 0 else "n/a"
-    return (
-        f"gateway {figure} {gateway:.1f} {unit} | {ceiling_name} {figure} {ceiling:.1f} {unit} "
-        f"| {ratio}"
-    )
+    return f"{gateway_text} | {ceiling_text} | {ratio}"
 
 
 def fanout_lines(run: FanoutRun) -> list[str]:

@@ -5,7 +5,8 @@ answer at once with messages of the sizes their request asks for (``CallShape``)
 ``Watch`` streams are fed by a ``Fanout``, whose rounds put one stamped message in every
 open stream's queue. ``ThreadedServer`` runs it on a thread, as EmbeddedGateway runs the
 gateway; ``fanout_server_process`` runs it as a process of its own, so that its VmRSS
-counts only what its streams cost.
+counts only what its streams cost; ``unary_server_process`` does too, so that a throughput
+ceiling's server has a process and its GIL to itself, as a ``serve`` process has.
 """
 
 from __future__ import annotations
@@ -160,4 +161,18 @@ async def serve_fanout(pipe: Connection) -> None:
     await fanout.publish(rounds, size, interval)
     pipe.send(("published", opened))
     await loop.run_in_executor(None, pipe.recv)
+    await server.stop(1)
+
+
+def unary_server_process(pipe: Connection) -> None:
+    """Reports ("listening", {"address": ...}), answers calls until ("stop",)."""
+    asyncio.run(serve_until_stopped(pipe))
+
+
+async def serve_until_stopped(pipe: Connection) -> None:
+    server, address = build_server(Fanout())
+    await server.start()
+    pipe.send(("listening", {"address": address}))
+    # On an executor thread: the event loop goes on answering calls while this waits.
+    await asyncio.get_running_loop().run_in_executor(None, pipe.recv)
     await server.stop(1)

@@ -6,7 +6,13 @@ Each configuration runs real ``ibmq-gateway serve`` processes on loopback (the P
 ones on a database of their own on the machine's server, dropped afterwards):
 
 * accepted: ``--jobs`` small Bell jobs (QPY, durable: SubmitJob answers after the commit),
-  ``--in-flight`` calls at once over one round-robin channel to every replica;
+  ``--in-flight`` calls at once over one round-robin channel to every replica; beside it
+  its raw ceiling (see ceiling.py): as many unary calls to a bare grpc.aio server, through
+  the same client loop, channel options and credentials, with the SubmitJob request's and
+  reply's byte sizes as this configuration's calls measured them. The raw server has a
+  process of its own, as ``serve`` has, started once per run; each configuration drives it
+  once its own jobs are final, so the gateways idle meanwhile and the ratio compares the
+  two servers on the same machine at about the same time;
 * submit to result: ``--runs`` Bell jobs one after another (submit, follow the stream from
   the submit's token to the final event, fetch the result), on a replica that does not
   lead when there is one, so the job crosses replicas;
@@ -23,6 +29,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import io
+import multiprocessing
 import statistics
 import sys
 import tempfile
@@ -32,10 +39,13 @@ from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TypeVar
 
 import grpc
 import psycopg
+from ceiling import beside_text, receive
 from qiskit import QuantumCircuit, qpy
+from raw_server import UNARY, CallShape, unary_server_process
 from shared import BENCH_TOKEN, loopback_credentials, positive
 
 from ibmq_gateway.v1 import job_pb2, job_service_pb2, job_service_pb2_grpc
@@ -47,6 +57,8 @@ from tests.processes import Served, free_port
 
 BACKEND = "aer_simulator"
 RUNNING, COMPLETED = job_pb2.JOB_STATE_RUNNING, job_pb2.JOB_STATE_COMPLETED
+Request = TypeVar("Request")
+Reply = TypeVar("Reply")
 
 
 def bell_qpy() -> bytes:
@@ -74,10 +86,14 @@ class Gateways:
         return [served.address for served in self.served]
 
     def stub(self, addresses: list[str]) -> job_service_pb2_grpc.JobServiceStub:
-        target = "ipv4:" + ",".join(addresses)
-        options = [("grpc.lb_policy_name", "round_robin")]
-        channel = grpc.secure_channel(target, loopback_credentials(), options=options)
-        return job_service_pb2_grpc.JobServiceStub(channel)
+        return job_service_pb2_grpc.JobServiceStub(round_robin_channel(addresses))
+
+
+def round_robin_channel(addresses: list[str]) -> grpc.Channel:
+    """The benches' credentials, calls spread over every address."""
+    target = "ipv4:" + ",".join(addresses)
+    options = [("grpc.lb_policy_name", "round_robin")]
+    return grpc.secure_channel(target, loopback_credentials(), options=options)
 
 
 @contextlib.contextmanager
@@ -102,21 +118,60 @@ def submit_request() -> job_service_pb2.SubmitJobRequest:
     )
 
 
-def accepted_per_second(gateways: Gateways, jobs: int, in_flight: int) -> tuple[float, str]:
-    """Jobs/s from the first call to the last answer; returns it and the last job's id."""
-    stub = gateways.stub(gateways.addresses)
-    stub.SubmitJob(submit_request(), timeout=30, wait_for_ready=True)  # connections up
+def calls_per_second(
+    method: grpc.UnaryUnaryMultiCallable[Request, Reply],
+    request: Request,
+    calls: int,
+    in_flight: int,
+) -> tuple[float, Reply]:
+    """Calls/s from the first call to the last answer, ``in_flight`` at a time, after one call
+    that brings the connections up; returns it and the last answer. The gateway and its raw
+    ceiling both go through this loop, so that only the server differs."""
+    method(request, timeout=30, wait_for_ready=True)  # connections up
     slots = threading.Semaphore(in_flight)
     futures = []
     start = time.perf_counter()
-    for _ in range(jobs):
+    for _ in range(calls):
         slots.acquire()
-        future = stub.SubmitJob.future(submit_request(), timeout=60)
+        future = method.future(request, timeout=60)
         future.add_done_callback(lambda _: slots.release())
         futures.append(future)
     last = [future.result() for future in futures][-1]
-    seconds = time.perf_counter() - start
-    return jobs / seconds, last.job.id
+    return calls / (time.perf_counter() - start), last
+
+
+def accepted_per_second(
+    gateways: Gateways, jobs: int, in_flight: int
+) -> tuple[float, job_service_pb2.SubmitJobResponse]:
+    """Jobs/s over every replica; returns it and the last answer."""
+    stub = gateways.stub(gateways.addresses)
+    return calls_per_second(stub.SubmitJob, submit_request(), jobs, in_flight)
+
+
+@contextlib.contextmanager
+def raw_unary_server() -> Iterator[str]:
+    """The raw server in a process of its own, as ``serve`` is; yields its address."""
+    context = multiprocessing.get_context("spawn")  # no fork: gRPC's threads would not survive
+    pipe, server_end = context.Pipe()
+    process = context.Process(target=unary_server_process, args=(server_end,), daemon=True)
+    process.start()
+    try:
+        yield receive(pipe, "listening")["address"]
+    finally:
+        with contextlib.suppress(OSError):  # it may have died already; join tells
+            pipe.send(("stop",))
+        process.join(30)
+        if process.is_alive():
+            process.kill()
+
+
+def raw_per_second(address: str, shape: CallShape, calls: int, in_flight: int) -> float:
+    """The throughput ceiling: the raw server's unary call with ``shape``'s sizes."""
+    with round_robin_channel([address]) as channel:
+        # No serializers: the request and reply are the bytes on the wire.
+        unary = channel.unary_unary(UNARY, request_serializer=None, response_deserializer=None)
+        rate, _ = calls_per_second(unary, shape.encode(), calls, in_flight)
+    return rate
 
 
 def wait_final(stub: job_service_pb2_grpc.JobServiceStub, job_id: str) -> None:
@@ -177,17 +232,20 @@ def quantiles(values: list[float]) -> str:
     return f"p50 {statistics.median(values) * 1000:6.1f} p99 {cuts[98] * 1000:6.1f} ms"
 
 
-def measure(gateways: Gateways, arguments: argparse.Namespace) -> None:
-    rate, last = accepted_per_second(gateways, arguments.jobs, arguments.in_flight)
+def measure(gateways: Gateways, arguments: argparse.Namespace, raw_address: str) -> None:
+    jobs, in_flight = arguments.jobs, arguments.in_flight
+    rate, last = accepted_per_second(gateways, jobs, in_flight)
     draining = time.perf_counter()
-    wait_final(gateways.stub(gateways.addresses[:1]), last)
+    wait_final(gateways.stub(gateways.addresses[:1]), last.job.id)
     drained = time.perf_counter() - draining
+    # After the drain, so the gateways idle while the raw server runs.
+    shape = CallShape(submit_request().ByteSize(), (last.ByteSize(),))
+    raw = raw_per_second(raw_address, shape, jobs, in_flight)
     totals, delays = submit_to_result(gateways, arguments.runs)
     where = "a replica that does not lead" if len(gateways.served) > 1 else "the gateway"
     print(f"\n{gateways.name}:")
-    print(
-        f"  accepted: {rate:7.0f} jobs/s ({arguments.jobs} jobs, {arguments.in_flight} in flight)"
-    )
+    accepted = f"  accepted: {rate:7,.0f} jobs/s ({jobs} jobs, {in_flight} in flight)"
+    print(beside_text(accepted, rate, f"raw unary {shape}: {raw:,.0f} calls/s", raw))
     print(f"  the last of them final {drained:.1f} s after the last was accepted")
     print(f"  submit to result, submitted on {where}: {quantiles(totals)}")
     print(f"  state change to watcher on the leading replica:  {quantiles(delays.leading)}")
@@ -198,15 +256,15 @@ def measure(gateways: Gateways, arguments: argparse.Namespace) -> None:
 def main() -> None:
     arguments = parse()
     print(f"{arguments.jobs} Bell jobs accepted, then {arguments.runs} submitted one by one")
-    with tempfile.TemporaryDirectory() as root:
+    with tempfile.TemporaryDirectory() as root, raw_unary_server() as raw_address:
         with started("SQLite", 1, None, Path(root)) as gateways:
-            measure(gateways, arguments)
+            measure(gateways, arguments, raw_address)
         for replicas in (1, 3):
             with fresh_database() as database:
                 print_durability(database)
                 name = f"PostgreSQL, {replicas} replica{'s' if replicas > 1 else ''}"
                 with started(name, replicas, database, Path(root)) as gateways:
-                    measure(gateways, arguments)
+                    measure(gateways, arguments, raw_address)
 
 
 def print_durability(database: str) -> None:
