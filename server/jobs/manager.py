@@ -38,7 +38,9 @@ from ibmq_gateway.server.core.model import (
     EventType,
     Job,
     JobEvent,
+    JobFailure,
     JobQuery,
+    QueueInfo,
     User,
 )
 from ibmq_gateway.server.core.states import ACTIVE_STATES, JobState
@@ -305,30 +307,57 @@ class JobManager:
         # store's count, in the creating transaction, holds it across replicas and races.
         self._quotas.check_submission(owner, submission, self._active.count_of(owner.name))
         job = transitions.new_job(submission, owner)
+        admission = self._admission_on_creation(job, circuits)
         self._creating.add(job.id)
         try:
-            event = await self._store.create_job(
+            events = await self._store.create_job(
                 job,
                 submission.circuits,
                 transitions.request_key(submission, owner.name),
                 active_limit=self._quotas.active_limit(owner),
                 audit=audit(job) if audit else None,
+                then=admission,
             )
         except DuplicateRequestError:
-            event = None
+            # Another call with the same request id won the race; answer like a retry.
+            return await self.submit(submission, owner, request_bytes, audit)
         except ActiveLimitError as error:
             raise self._quotas.past_active_limit(owner, error.active) from None
         finally:
             self._creating.discard(job.id)
-        if event is not None:
-            self._active.hold(event.job)
-        if event is None:
-            # Another call with the same request id won the race; answer like a retry.
-            return await self.submit(submission, owner, request_bytes, audit)
-        if self._leading:  # else the leading replica admits it when it hears of it
-            self._parsed[event.job.id] = circuits
-            self._spawn(self._admit(event.job.id))
-        return event.job, False
+        self._remember(events)
+        self._go_on_after_creation(events[-1].job, circuits)
+        # The job as created, with the token of its creation: a stream from there shows
+        # every move, the ones committed with it included.
+        return events[0].job, False
+
+    def _admission_on_creation(self, job: Job, circuits: list[QuantumCircuit]) -> list[Change]:
+        """The new job's moves through validation, for its creating transaction to write
+        too (one commit less before it can run); none where it is admitted afterwards.
+
+        Only a gateway alone on its store admits at once: on a shared store the leading
+        replica admits what any replica stored, and it may have lost the lead meanwhile.
+        The job is queued after the commit, never before: it must not start unstored.
+        """
+        if self._leased is not None or not self._leading:
+            return []
+        failure = check_fits(self.backend_info(job.backend), circuits)
+        place = self._scheduler.position_on_arrival(
+            job.backend, job.id, job.owner, job.created.timestamp()
+        )
+        return _chained(dataclasses.replace(job, sequence=1), _admission_moves(failure, place))
+
+    def _go_on_after_creation(self, job: Job, circuits: list[QuantumCircuit]) -> None:
+        """Queues a job stored admitted, or admits one stored as created; on a replica that
+        does not lead, the leading one admits it when it hears of it."""
+        if not self._leading or job.final:
+            return
+        self._parsed[job.id] = circuits
+        if job.state == JobState.QUEUED:
+            self._scheduler.enqueue(job.backend, job.id, job.owner, job.created.timestamp())
+            self._spawn(self._dispatch(job.backend))
+        else:
+            self._spawn(self._admit(job.id))
 
     async def cancel(self, job_id: str, user: User) -> Job:
         """Cancels a job that is not final yet."""
@@ -467,13 +496,11 @@ class JobManager:
         if job.state in (JobState.CREATING, JobState.VALIDATING):
             failure = check_fits(self.backend_info(job.backend), await self._circuits(job_id))
             if failure is not None:
-                failed = to_state(JobState.ERROR_VALIDATING_JOB, failure)
-                await self._changes(job_id, (to_state(JobState.VALIDATING), failed))
+                await self._changes(job_id, _admission_moves(failure, None))
                 return
         self._scheduler.enqueue(job.backend, job_id, job.owner, job.created.timestamp())
-        queued = to_state(JobState.QUEUED, queue=self._scheduler.position(job.backend, job_id))
-        moves = (*(to_state(step) for step in _ADMISSION_STEPS), queued)
-        if await self._changes(job_id, moves) is None:
+        place = self._scheduler.position(job.backend, job_id)
+        if await self._changes(job_id, _admission_moves(None, place)) is None:
             self._scheduler.remove(job.backend, job_id)
             return
         await self._dispatch(job.backend)
@@ -690,13 +717,7 @@ class JobManager:
     async def _changes_once(self, job_id: str, moves: Sequence[Move]) -> Job | None:
         async with self._write:
             job = self._active.get(job_id) or await self._store.get_job(job_id)
-            changes = []
-            for move in moves:
-                changed = move(job) if job is not None else None
-                if changed is not None:
-                    changes.append(Change(changed, EventType.STATE_CHANGED))
-                    # The store numbers each change from the one before it.
-                    job = dataclasses.replace(changed, sequence=changed.sequence + 1)
+            changes = _chained(job, moves) if job is not None else []
             if not changes:
                 return None
             events = await self._store.apply(changes)
@@ -853,6 +874,26 @@ class JobManager:
         task.add_done_callback(self._background.discard)
         task.add_done_callback(_log_crash)
         return task
+
+
+def _admission_moves(failure: JobFailure | None, place: QueueInfo | None) -> tuple[Move, ...]:
+    """A created job's moves: to QUEUED at ``place``, or to ERROR_VALIDATING_JOB for
+    ``failure`` (its circuits do not fit the backend)."""
+    if failure is not None:
+        return to_state(JobState.VALIDATING), to_state(JobState.ERROR_VALIDATING_JOB, failure)
+    return (*(to_state(step) for step in _ADMISSION_STEPS), to_state(JobState.QUEUED, queue=place))
+
+
+def _chained(job: Job, moves: Sequence[Move]) -> list[Change]:
+    """A change for each of ``moves`` that applies, in order, each made from the job as the
+    one before leaves it (the store numbers each change from the one before it)."""
+    changes = []
+    for move in moves:
+        changed = move(job)
+        if changed is not None:
+            changes.append(Change(changed, EventType.STATE_CHANGED))
+            job = dataclasses.replace(changed, sequence=changed.sequence + 1)
+    return changes
 
 
 def _log_crash(task: asyncio.Task[Any]) -> None:

@@ -260,6 +260,17 @@ class Scheduler:
         paced = self._paced_starts(queue, position, now)[-1]
         return self._estimate(queue, position, self._start(queue, position, now, paced))
 
+    def position_on_arrival(
+        self, backend: str, job_id: str, owner: str, order: float
+    ) -> QueueInfo | None:
+        """Where a job not queued yet would stand, were it ``enqueue``d now; it stays out."""
+        queue = self._queues[backend]
+        queue.wait(job_id, owner, order)
+        try:
+            return self.position(backend, job_id)
+        finally:
+            queue.unwait(job_id)
+
     def pending(self, backend: str) -> int:
         """Jobs waiting or running on the backend."""
         queue = self._queues[backend]

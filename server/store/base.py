@@ -134,15 +134,20 @@ class JobStore(Protocol):
         *,
         active_limit: int | None = None,
         audit: AuditEntry | None = None,
-    ) -> JobEvent:
-        """Stores a new job, its circuits, its CREATED event and its idempotency key at once.
+        then: Sequence[Change] = (),
+    ) -> list[JobEvent]:
+        """Stores a new job, its circuits, its CREATED event and its idempotency key at once;
+        returns the CREATED event, then one event for each of ``then``.
 
-        ``job.sequence`` and ``job.revision`` are ignored; the returned event's job carries
+        ``job.sequence`` and ``job.revision`` are ignored; the CREATED event's job carries
         sequence 1 and the assigned revision. With ``active_limit``, the job is stored only
         if its owner has fewer active jobs than that, counted in the same transaction, so
         that the limit holds across every gateway writing to the store. ``audit``, the
         record of the submission, is written in the same transaction: a job is never
         stored without it, nor it without the job, and the submission waits for one commit.
+        ``then`` are changes of the new job (the first read at sequence 1), written after
+        it in the same transaction, as ``apply`` writes them: its first moves, which no
+        one can tell apart from moves committed a moment later, cost no commit of their own.
 
         Raises:
             DuplicateRequestError: ``key`` (owner, request id) exists already; nothing is

@@ -133,9 +133,11 @@ class PostgresJobStore:
         *,
         active_limit: int | None = None,
         audit: AuditEntry | None = None,
-    ) -> JobEvent:
-        events = await self._write(_created, job, tuple(circuits), key, active_limit, audit)
-        return events[0]
+        then: Sequence[Change] = (),
+    ) -> list[JobEvent]:
+        return await self._write(
+            _created, job, tuple(circuits), key, active_limit, audit, tuple(then)
+        )
 
     async def find_request(self, owner: str, request_id: str) -> tuple[RequestKey, str] | None:
         return await self._read(postgres_sql.find_request, owner, request_id)
@@ -348,11 +350,12 @@ async def _created(
     key: RequestKey | None,
     active_limit: int | None,
     audit: AuditEntry | None,
+    then: Sequence[Change],
 ) -> list[JobEvent]:
     event = await postgres_sql.insert_job(db, job, circuits, key, active_limit)
     if audit is not None:
         await postgres_people.add_audit(db, audit)
-    return [event]
+    return [event, *await _applied(db, then)]
 
 
 async def _applied(db: Connection, changes: Sequence[Change]) -> list[JobEvent]:

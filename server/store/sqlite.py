@@ -117,24 +117,26 @@ class SqliteJobStore:
         *,
         active_limit: int | None = None,
         audit: AuditEntry | None = None,
-    ) -> JobEvent:
+        then: Sequence[Change] = (),
+    ) -> list[JobEvent]:
         """Stores a new job, its circuits, its CREATED event, its key and ``audit`` in one
-        transaction.
+        transaction, and writes the changes ``then`` after it; returns their events.
 
         Raises:
             DuplicateRequestError: ``key`` exists already; nothing is written.
             ActiveLimitError: the owner has ``active_limit`` active jobs; nothing is written.
         """
-        sources = tuple(circuits)
+        sources, changes = tuple(circuits), tuple(then)
 
-        def create(db: sqlite3.Connection) -> tuple[JobEvent, list[JobEvent]]:
-            event = jobs_sql.insert_job(db, job, sources, key, active_limit)
+        def create(db: sqlite3.Connection) -> tuple[list[JobEvent], list[JobEvent]]:
+            events = [jobs_sql.insert_job(db, job, sources, key, active_limit)]
             if audit is not None:
                 people_sql.add_audit(db, audit)
-            return event, [event]
+            events += [jobs_sql.write_change(db, change) for change in changes]
+            return events, events
 
-        event: JobEvent = await self._groups.write(create)
-        return event
+        events: list[JobEvent] = await self._groups.write(create)
+        return events
 
     async def find_request(self, owner: str, request_id: str) -> tuple[RequestKey, str] | None:
         """The stored key and job id for an earlier request, or None."""

@@ -29,7 +29,8 @@ async def parts(tmp_path):
 
 async def _new_job(store, job_id: str):
     job = Job(job_id, "aer_simulator", "local", JobState.CREATING, datetime.now(UTC))
-    return (await store.create_job(job, [], None)).job
+    [created] = await store.create_job(job, [], None)
+    return created.job
 
 
 async def _rename(store, job: Job, times: int) -> Job:

@@ -11,8 +11,18 @@ import pytest
 from google.protobuf import timestamp_pb2
 
 from ibmq_gateway.server.jobs import manager
+from ibmq_gateway.server.ops.embedded import EmbeddedGateway
 from ibmq_gateway.v1 import job_pb2, job_service_pb2
-from tests.helpers import details, slow_job_circuit, submit, wait_final, watch
+from tests.conftest import gateway_settings
+from tests.helpers import (
+    BELL_QASM3,
+    connect,
+    details,
+    slow_job_circuit,
+    submit,
+    wait_final,
+    watch,
+)
 
 
 def _get(stubs, job_id):
@@ -30,6 +40,48 @@ def test_time_per_step_records_every_step_in_order(stubs):
     order = ["CREATING", "VALIDATING", "VALIDATED", "QUEUED", "RUNNING", "COMPLETED"]
     assert sorted(steps, key=lambda name: steps[name]) == order
     assert final.final and not final.HasField("queue_info")
+
+
+def test_a_job_is_queued_when_its_submission_is_answered(stubs):
+    # Alone on its store, the gateway writes a job's admission in its creating commit.
+    blocker = submit(stubs, "aer_simulator", slow_job_circuit()).job
+    waiting = [submit(stubs) for _ in range(3)]
+    assert [_get(stubs, answer.job.id).state for answer in waiting] == [
+        job_pb2.JOB_STATE_QUEUED
+    ] * 3
+    # The answer is the job as created, with its creation's token: the stream from there
+    # still shows each step of the admission.
+    assert {answer.job.state for answer in waiting} == {job_pb2.JOB_STATE_CREATING}
+    states = []
+    for message in watch(stubs, waiting[0].job.id, waiting[0].resume_token):
+        if message.HasField("event"):
+            states.append(job_pb2.JobState.Name(message.event.job.state))
+        if states[-1:] == ["JOB_STATE_QUEUED"]:
+            break
+    assert states == ["JOB_STATE_VALIDATING", "JOB_STATE_VALIDATED", "JOB_STATE_QUEUED"]
+    assert wait_final(stubs, blocker.id).state == job_pb2.JOB_STATE_COMPLETED
+
+
+def test_submissions_at_once_are_each_admitted_in_their_creating_commit(tmp_path):
+    # Submissions in flight together commit in one group: were a job admitted in a commit
+    # of its own, the group's other creations would come between its events.
+    settings = gateway_settings(tmp_path / "state", backend_concurrency={"aer_simulator": 0})
+    with EmbeddedGateway(settings) as gateway:
+        stubs = connect(gateway.address)
+        request = job_service_pb2.SubmitJobRequest(
+            backend="aer_simulator", circuits=[job_pb2.Circuit(qasm3=BELL_QASM3)]
+        )
+        calls = [stubs.jobs.SubmitJob.future(request, timeout=30) for _ in range(16)]
+        ids = [call.result().job.id for call in calls]
+        stubs.close()
+        assert gateway.gateway is not None
+        events = gateway.call(gateway.gateway.store.events_after(0, limit=1_000))
+    admission = ["CREATING", "VALIDATING", "VALIDATED", "QUEUED"]
+    for job_id in ids:
+        first = [event for event in events if event.job_id == job_id][:4]
+        assert [event.job.state.value for event in first] == admission
+        revisions = [event.revision for event in first]
+        assert revisions == list(range(revisions[0], revisions[0] + 4)), job_id
 
 
 def test_waiting_jobs_get_positions_that_move_with_the_queue(stubs):

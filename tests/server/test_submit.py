@@ -164,6 +164,9 @@ def test_circuit_wider_than_the_backend_ends_in_error(stubs):
     wide.h(0)
     wide.measure_all(add_bits=False)
     job = submit(stubs, "fake_manila", job_pb2.Circuit(qpy=qpy_bytes(wide))).job
+    # Refused in the creating commit: no later look finds it still being validated.
+    got = stubs.jobs.GetJob(job_service_pb2.GetJobRequest(job_id=job.id)).job
+    assert got.state == job_pb2.JOB_STATE_ERROR_VALIDATING_JOB
     final = wait_final(stubs, job.id)
     assert final.state == job_pb2.JOB_STATE_ERROR_VALIDATING_JOB
     assert final.error.code == 1101 and final.error.reason == "CIRCUIT_TOO_WIDE"

@@ -84,7 +84,8 @@ CIRCUITS = [
 
 async def create(store: JobStore, job: Job, key: RequestKey | None = None) -> Job:
     """Creates ``job`` and returns it as stored."""
-    return (await store.create_job(job, CIRCUITS, key)).job
+    [created] = await store.create_job(job, CIRCUITS, key)
+    return created.job
 
 
 async def advance(store: JobStore, job: Job, **fields: Any) -> Job:
@@ -111,7 +112,7 @@ def cursor(job: Job) -> PageCursor:
 async def test_created_job_reads_back_exactly(store: JobStore) -> None:
     job = rich_job("j1")
 
-    event = await store.create_job(job, CIRCUITS, None)
+    [event] = await store.create_job(job, CIRCUITS, None)
 
     assert event.type is EventType.CREATED
     assert event.sequence == 1
@@ -125,8 +126,8 @@ async def test_created_job_reads_back_exactly(store: JobStore) -> None:
 
 
 async def test_create_ignores_the_callers_sequence_and_revision(store: JobStore) -> None:
-    first = await store.create_job(make_job("j1", sequence=7, revision=70), [], None)
-    second = await store.create_job(make_job("j2", sequence=7, revision=70), [], None)
+    [first] = await store.create_job(make_job("j1", sequence=7, revision=70), [], None)
+    [second] = await store.create_job(make_job("j2", sequence=7, revision=70), [], None)
 
     assert (first.sequence, second.sequence) == (1, 1)
     assert first.revision < second.revision
@@ -146,6 +147,42 @@ async def test_empty_store_has_no_revisions(store: JobStore) -> None:
     assert await store.oldest_retained_revision() == 1
     assert await all_events(store) == []
     assert await store.list_jobs(JobQuery(), limit=10) == []
+
+
+async def test_a_new_jobs_first_changes_commit_with_it(make_store: MakeStore) -> None:
+    commits: list[list[JobEvent]] = []
+    store = make_store(commits.append)
+    await store.open()
+    try:
+        job = make_job("a", state=JobState.CREATING)
+        validating = replace(job, state=JobState.VALIDATING, sequence=1)
+        queued = replace(validating, state=JobState.QUEUED, queue=QueueInfo(position=1), sequence=2)
+        then = [
+            Change(validating, EventType.STATE_CHANGED),
+            Change(queued, EventType.QUEUE_INFO_CHANGED),
+        ]
+        events = await store.create_job(job, CIRCUITS, None, then=then)
+
+        assert [event.type for event in events] == [EventType.CREATED, *[c.type for c in then]]
+        assert [event.sequence for event in events] == [1, 2, 3]
+        assert commits == [events]  # one transaction
+        assert await store.get_job("a") == events[-1].job
+        assert events[-1].job.queue == QueueInfo(position=1)
+        assert await all_events(store) == events
+    finally:
+        await store.close()
+
+
+async def test_a_stale_first_change_leaves_no_job(store: JobStore) -> None:
+    job = make_job("a", state=JobState.CREATING)
+    wrong = Change(replace(job, state=JobState.VALIDATING, sequence=2), EventType.STATE_CHANGED)
+
+    with pytest.raises(StaleJobError):
+        await store.create_job(job, CIRCUITS, None, then=[wrong])
+
+    assert await store.get_job("a") is None
+    assert await store.get_circuits("a") == []
+    assert await all_events(store) == []
 
 
 async def test_each_new_store_has_its_own_epoch(make_store: MakeStore) -> None:
@@ -420,7 +457,10 @@ async def test_find_request_without_a_key_finds_nothing(store: JobStore) -> None
 
 
 async def create_within(store: JobStore, job_id: str, limit: int, **fields: Any) -> JobEvent:
-    return await store.create_job(make_job(job_id, **fields), CIRCUITS, None, active_limit=limit)
+    [created] = await store.create_job(
+        make_job(job_id, **fields), CIRCUITS, None, active_limit=limit
+    )
+    return created
 
 
 async def test_a_job_past_its_owners_active_limit_is_refused_and_nothing_written(
@@ -810,7 +850,7 @@ async def test_on_commit_hands_over_events_in_commit_order(make_store: MakeStore
     await store.open()
     try:
         first = await store.create_job(make_job("first"), [], None)
-        assert delivered == [first]  # forwarded before the write returned
+        assert delivered == first  # forwarded before the write returned
         jobs = await asyncio.gather(*(create(store, make_job(f"j{i}")) for i in range(10)))
         changes = [
             Change(replace(job, state=JobState.VALIDATING), EventType.STATE_CHANGED) for job in jobs
@@ -851,7 +891,7 @@ async def test_a_failing_on_commit_does_not_undo_the_write(
     await store.open()
     try:
         with caplog.at_level(logging.ERROR):
-            event = await store.create_job(make_job("a"), [], None)
+            [event] = await store.create_job(make_job("a"), [], None)
         assert await store.get_job("a") == event.job
         assert any("listener is gone" in str(r.exc_info) for r in caplog.records)
     finally:

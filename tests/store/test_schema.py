@@ -109,7 +109,7 @@ async def test_a_sqlite_database_from_before_the_history_is_adopted(tmp_path: Pa
     try:
         assert store.epoch == "e0"
         assert [user.name for user in await store.list_users()] == ["ada"]
-        created = await store.create_job(make_job("after"), [], None)
+        [created] = await store.create_job(make_job("after"), [], None)
         assert created.job.revision == 1
     finally:
         await store.close()
