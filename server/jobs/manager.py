@@ -333,13 +333,18 @@ class JobManager:
 
     def _admission_on_creation(self, job: Job, circuits: list[QuantumCircuit]) -> list[Change]:
         """The new job's moves through validation, for its creating transaction to write
-        too (one commit less before it can run); none where it is admitted afterwards.
+        too; none where it is admitted afterwards.
 
+        A job that would start at once saves a commit before it can run. A job that would
+        wait gains nothing from it, and in a burst its submission would wait for its
+        admission too: about 450 jobs/s accepted instead of 750 here (3,000 at once).
         Only a gateway alone on its store admits at once: on a shared store the leading
         replica admits what any replica stored, and it may have lost the lead meanwhile.
         The job is queued after the commit, never before: it must not start unstored.
         """
         if self._leased is not None or not self._leading:
+            return []
+        if not self._scheduler.has_room(job.backend):
             return []
         failure = check_fits(self.backend_info(job.backend), circuits)
         place = self._scheduler.position_on_arrival(

@@ -54,7 +54,8 @@ class _BackendQueue:
         job = self.waiting.pop(job_id, None)
         if job is not None:
             mine = self.by_owner[job.owner]
-            mine.remove((job.order, job_id))
+            # Found by halving, not by a scan: an owner may have thousands waiting.
+            del mine[bisect_left(mine, (job.order, job_id))]
             if not mine:
                 del self.by_owner[job.owner]
         return job
@@ -259,6 +260,12 @@ class Scheduler:
         now = datetime.now(UTC)
         paced = self._paced_starts(queue, position, now)[-1]
         return self._estimate(queue, position, self._start(queue, position, now, paced))
+
+    def has_room(self, backend: str) -> bool:
+        """Whether a job arriving now would find a free slot: fewer jobs wait and run on
+        the backend than it has slots (its rate limit aside)."""
+        queue = self._queues[backend]
+        return len(queue.waiting) + len(queue.running) < queue.slots
 
     def position_on_arrival(
         self, backend: str, job_id: str, owner: str, order: float

@@ -42,30 +42,27 @@ def test_time_per_step_records_every_step_in_order(stubs):
     assert final.final and not final.HasField("queue_info")
 
 
-def test_a_job_is_queued_when_its_submission_is_answered(stubs):
-    # Alone on its store, the gateway writes a job's admission in its creating commit.
-    blocker = submit(stubs, "aer_simulator", slow_job_circuit()).job
-    waiting = [submit(stubs) for _ in range(3)]
-    assert [_get(stubs, answer.job.id).state for answer in waiting] == [
-        job_pb2.JOB_STATE_QUEUED
-    ] * 3
-    # The answer is the job as created, with its creation's token: the stream from there
-    # still shows each step of the admission.
-    assert {answer.job.state for answer in waiting} == {job_pb2.JOB_STATE_CREATING}
-    states = []
-    for message in watch(stubs, waiting[0].job.id, waiting[0].resume_token):
-        if message.HasField("event"):
-            states.append(job_pb2.JobState.Name(message.event.job.state))
-        if states[-1:] == ["JOB_STATE_QUEUED"]:
-            break
-    assert states == ["JOB_STATE_VALIDATING", "JOB_STATE_VALIDATED", "JOB_STATE_QUEUED"]
-    assert wait_final(stubs, blocker.id).state == job_pb2.JOB_STATE_COMPLETED
+def test_the_stream_from_a_submissions_token_shows_every_step_of_its_admission(stubs):
+    # A job that starts at once is admitted in its creating commit, one that waits after
+    # it: either way the answer is the job as created, and its token comes before each step.
+    first = submit(stubs, "aer_simulator", slow_job_circuit())
+    waiting = submit(stubs)
+    for answer in (first, waiting):
+        assert answer.job.state == job_pb2.JOB_STATE_CREATING
+        states = []
+        for message in watch(stubs, answer.job.id, answer.resume_token):
+            if message.HasField("event"):
+                states.append(job_pb2.JobState.Name(message.event.job.state))
+            if states[-1:] == ["JOB_STATE_QUEUED"]:
+                break
+        assert states == ["JOB_STATE_VALIDATING", "JOB_STATE_VALIDATED", "JOB_STATE_QUEUED"]
+    assert wait_final(stubs, waiting.job.id).state == job_pb2.JOB_STATE_COMPLETED
 
 
-def test_submissions_at_once_are_each_admitted_in_their_creating_commit(tmp_path):
+def test_a_job_that_would_start_at_once_is_admitted_in_its_creating_commit(tmp_path):
     # Submissions in flight together commit in one group: were a job admitted in a commit
     # of its own, the group's other creations would come between its events.
-    settings = gateway_settings(tmp_path / "state", backend_concurrency={"aer_simulator": 0})
+    settings = gateway_settings(tmp_path / "state", backend_concurrency={"aer_simulator": 64})
     with EmbeddedGateway(settings) as gateway:
         stubs = connect(gateway.address)
         request = job_service_pb2.SubmitJobRequest(

@@ -164,7 +164,7 @@ def test_circuit_wider_than_the_backend_ends_in_error(stubs):
     wide.h(0)
     wide.measure_all(add_bits=False)
     job = submit(stubs, "fake_manila", job_pb2.Circuit(qpy=qpy_bytes(wide))).job
-    # Refused in the creating commit: no later look finds it still being validated.
+    # On an idle backend it is refused in its creating commit: no look finds it validating.
     got = stubs.jobs.GetJob(job_service_pb2.GetJobRequest(job_id=job.id)).job
     assert got.state == job_pb2.JOB_STATE_ERROR_VALIDATING_JOB
     final = wait_final(stubs, job.id)
