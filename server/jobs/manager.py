@@ -574,8 +574,7 @@ class JobManager:
             self._parsed.pop(job_id, None)
         if outcome.retry_at is not None:
             return max(outcome.retry_at - time.monotonic(), 0.0)
-        assert outcome.move is not None  # every outcome but a refusal has its move
-        await self._change(job_id, outcome.move, result=outcome.result)
+        await self._changes(job_id, outcome.moves, outcome.result)
         return None
 
     async def _free_unleased_slots_periodically(self) -> None:
@@ -611,7 +610,7 @@ class JobManager:
 
     async def _execute(self, job: Job) -> Outcome:
         """One run of the job on its executor, its progress recorded as it comes."""
-        reporter = Reporter(functools.partial(self._change, job.id))
+        reporter = Reporter(functools.partial(self._change, job.id), self._spawn)
         circuits = functools.partial(self._circuits, job.id)
         return await execute(self._routes.executor(job.backend), job, circuits, reporter)
 
@@ -636,8 +635,7 @@ class JobManager:
             # The slot is free before the final state is committed, so whoever sees that
             # state also sees the backend's load without this job.
             self._scheduler.finish(job.backend, job_id)
-            assert outcome.move is not None  # every outcome but a refusal has its move
-            await self._change(job_id, outcome.move, result=outcome.result)
+            await self._changes(job_id, outcome.moves, outcome.result)
         await self._dispatch(job.backend)
 
     async def _publish_positions(self, backend: str) -> None:
@@ -714,15 +712,21 @@ class JobManager:
             self._remember(events)
             return events[0].job
 
-    async def _changes(self, job_id: str, moves: Sequence[Move]) -> Job | None:
+    async def _changes(
+        self, job_id: str, moves: Sequence[Move], result: dict[str, Any] | None = None
+    ) -> Job | None:
         """Applies each of ``moves`` that still applies, in order, as STATE_CHANGED events
-        of one commit; returns the job after the last (None if none applied)."""
-        return await self._patiently(functools.partial(self._changes_once, job_id, moves), job_id)
+        of one commit, ``result`` stored with the last; returns the job after the last
+        (None if none applied)."""
+        write = functools.partial(self._changes_once, job_id, moves, result)
+        return await self._patiently(write, job_id)
 
-    async def _changes_once(self, job_id: str, moves: Sequence[Move]) -> Job | None:
+    async def _changes_once(
+        self, job_id: str, moves: Sequence[Move], result: dict[str, Any] | None
+    ) -> Job | None:
         async with self._write:
             job = self._active.get(job_id) or await self._store.get_job(job_id)
-            changes = _chained(job, moves) if job is not None else []
+            changes = _chained(job, moves, result) if job is not None else []
             if not changes:
                 return None
             events = await self._store.apply(changes)
@@ -889,14 +893,16 @@ def _admission_moves(failure: JobFailure | None, place: QueueInfo | None) -> tup
     return (*(to_state(step) for step in _ADMISSION_STEPS), to_state(JobState.QUEUED, queue=place))
 
 
-def _chained(job: Job, moves: Sequence[Move]) -> list[Change]:
+def _chained(job: Job, moves: Sequence[Move], result: dict[str, Any] | None = None) -> list[Change]:
     """A change for each of ``moves`` that applies, in order, each made from the job as the
-    one before leaves it (the store numbers each change from the one before it)."""
+    one before leaves it (the store numbers each change from the one before it); the last
+    move's carries ``result``."""
     changes = []
-    for move in moves:
+    for index, move in enumerate(moves, start=1):
         changed = move(job)
         if changed is not None:
-            changes.append(Change(changed, EventType.STATE_CHANGED))
+            last = index == len(moves)
+            changes.append(Change(changed, EventType.STATE_CHANGED, result if last else None))
             job = dataclasses.replace(changed, sequence=changed.sequence + 1)
     return changes
 

@@ -27,14 +27,18 @@ if TYPE_CHECKING:
 
 
 def to_state(
-    target: JobState, failure: JobFailure | None = None, queue: QueueInfo | None = None
+    target: JobState,
+    failure: JobFailure | None = None,
+    queue: QueueInfo | None = None,
+    at: datetime | None = None,
 ) -> Callable[[Job], Job | None]:
-    """A change that moves a job to ``target`` if the lifecycle allows it."""
+    """A change that moves a job to ``target`` if the lifecycle allows it; its step is
+    stamped ``at``, or when the move is made."""
 
     def move(job: Job) -> Job | None:
         if not can_move(job.state, target):
             return None
-        steps = {**job.steps, target.value: datetime.now(UTC)}
+        steps = {**job.steps, target.value: at or datetime.now(UTC)}
         return replace(job, state=target, steps=steps, error=failure, queue=queue)
 
     return move
