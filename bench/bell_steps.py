@@ -122,7 +122,11 @@ def report(
     print(f"bell job steps inside the gateway, N={count}: median ms after before-SubmitJob")
     rows = sorted((statistics.median(values), mark) for mark, values in per_mark.items())
     for ms, mark in rows:
-        print(f"  {ms:6.2f}  {mark}")
+        # A step some runs took and others did not (a run too long to share its commits).
+        some = (
+            f"  (in {len(per_mark[mark])} of {count} runs)" if len(per_mark[mark]) < count else ""
+        )
+        print(f"  {ms:6.2f}  {mark}{some}")
     print(f"  {statistics.median(totals):6.2f}  GetJobResult answered (client)")
     print(
         f"Aer's own simulation (time_taken_execute): median {statistics.median(aer) * 1000:.2f} ms"
