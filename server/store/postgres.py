@@ -359,7 +359,7 @@ async def _created(
 
 
 async def _applied(db: Connection, changes: Sequence[Change]) -> list[JobEvent]:
-    return [await postgres_sql.write_change(db, change) for change in changes]
+    return await postgres_sql.write_changes(db, changes) if changes else []
 
 
 def _reason(error: BaseException) -> str:

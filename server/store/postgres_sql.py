@@ -53,6 +53,10 @@ _INSERT_EVENT = (
     "INSERT INTO events (revision, job_id, sequence, type, time, snapshot)"
     " VALUES (%s, %s, %s, %s, %s, %s)"
 )
+_UPSERT_RESULT = (
+    "INSERT INTO results (job_id, document) VALUES (%s, %s)"
+    " ON CONFLICT (job_id) DO UPDATE SET document = EXCLUDED.document"
+)
 
 
 async def prepare(db: Connection) -> str:
@@ -100,34 +104,52 @@ async def insert_job(
     return event
 
 
-async def write_change(db: Connection, change: Change) -> JobEvent:
-    job = change.job
-    revision = await _next_revision(db)
-    stored_at = await _one_or_none(db, "SELECT sequence FROM jobs WHERE id = %s", (job.id,))
-    if stored_at is None:
-        raise KeyError(job.id)
-    if stored_at != job.sequence:
-        raise StaleJobError(f"job {job.id} is at sequence {stored_at}, not {job.sequence}")
-    stored = replace(job, sequence=job.sequence + 1, revision=revision)
-    snapshot = encode_job(stored)
-    event = await _append_event(db, stored, change.type, snapshot)
-    values = job_row(stored, snapshot)
-    await db.execute(_UPDATE_JOB, (*values[1:], values[0]))
-    if change.result is not None:
-        await db.execute(
-            "INSERT INTO results (job_id, document) VALUES (%s, %s)"
-            " ON CONFLICT (job_id) DO UPDATE SET document = EXCLUDED.document",
-            (job.id, json.dumps(change.result)),
-        )
-    return event
+async def write_changes(db: Connection, changes: Sequence[Change]) -> list[JobEvent]:
+    """Writes ``changes`` in order, one event each, in a few statements for them all.
+
+    Each statement costs the event loop about 0.25 ms in the driver: four for each change,
+    one change at a time, held a long queue's position updates to a few hundred rows a
+    second and left the loop little else.
+    """
+    at = await _sequences(db, {change.job.id for change in changes})
+    revision = await _next_revision(db, len(changes)) - len(changes)
+    events, results = [], []
+    for change in changes:
+        job = change.job
+        if job.id not in at:
+            raise KeyError(job.id)
+        if at[job.id] != job.sequence:
+            raise StaleJobError(f"job {job.id} is at sequence {at[job.id]}, not {job.sequence}")
+        revision += 1
+        stored = replace(job, sequence=job.sequence + 1, revision=revision)
+        at[job.id] = stored.sequence  # a later change of the same job follows this one
+        events.append(JobEvent(job=stored, type=change.type, time=datetime.now(UTC)))
+        if change.result is not None:
+            results.append((job.id, json.dumps(change.result)))
+    written = [(event, encode_job(event.job)) for event in events]
+    jobs = [job_row(event.job, snapshot) for event, snapshot in written]
+    async with db.cursor() as cursor:
+        await cursor.executemany(_INSERT_EVENT, [event_row(*pair) for pair in written])
+        await cursor.executemany(_UPDATE_JOB, [(*row[1:], row[0]) for row in jobs])
+        if results:
+            await cursor.executemany(_UPSERT_RESULT, results)
+    return events
 
 
-async def _next_revision(db: Connection) -> int:
+async def _sequences(db: Connection, job_ids: set[str]) -> dict[str, int]:
+    """The stored sequence of each of ``job_ids`` that is stored."""
+    sql = "SELECT id, sequence FROM jobs WHERE id = ANY(%s)"
+    return dict(await fetch_all(db, sql, (list(job_ids),)))
+
+
+async def _next_revision(db: Connection, count: int = 1) -> int:
+    """Takes ``count`` revisions; returns the last of them."""
     return int(
         await _one(
             db,
-            "UPDATE meta SET value = (value::bigint + 1)::text WHERE key = 'last_revision'"
+            "UPDATE meta SET value = (value::bigint + %s)::text WHERE key = 'last_revision'"
             " RETURNING value::bigint",
+            (count,),
         )
     )
 
