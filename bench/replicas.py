@@ -12,7 +12,8 @@ ones on a database of their own on the machine's server, dropped afterwards):
   reply's byte sizes as this configuration's calls measured them. The raw server has a
   process of its own, as ``serve`` has, started once per run; each configuration drives it
   once its own jobs are final, so the gateways idle meanwhile and the ratio compares the
-  two servers on the same machine at about the same time;
+  two servers on the same machine at about the same time; and the CPU time the replicas'
+  processes (not their simulators) used per job, while accepting and until all were final;
 * submit to result: ``--runs`` Bell jobs one after another (submit, follow the stream from
   the submit's token to the final event, fetch the result), on a replica that does not
   lead when there is one, so the job crosses replicas;
@@ -46,7 +47,7 @@ import psycopg
 from ceiling import beside_text, receive
 from qiskit import QuantumCircuit, qpy
 from raw_server import UNARY, CallShape, unary_server_process
-from shared import BENCH_TOKEN, loopback_credentials, positive
+from shared import BENCH_TOKEN, cpu_seconds, loopback_credentials, positive
 
 from ibmq_gateway.v1 import job_pb2, job_service_pb2, job_service_pb2_grpc
 
@@ -84,6 +85,10 @@ class Gateways:
     @property
     def addresses(self) -> list[str]:
         return [served.address for served in self.served]
+
+    def cpu_seconds(self) -> float:
+        """The CPU time every replica's process has used so far (not its simulators)."""
+        return sum(cpu_seconds(served.process.pid) for served in self.served)
 
     def stub(self, addresses: list[str]) -> job_service_pb2_grpc.JobServiceStub:
         return job_service_pb2_grpc.JobServiceStub(round_robin_channel(addresses))
@@ -234,10 +239,13 @@ def quantiles(values: list[float]) -> str:
 
 def measure(gateways: Gateways, arguments: argparse.Namespace, raw_address: str) -> None:
     jobs, in_flight = arguments.jobs, arguments.in_flight
+    cpu_before = gateways.cpu_seconds()
     rate, last = accepted_per_second(gateways, jobs, in_flight)
+    cpu_accepting = gateways.cpu_seconds() - cpu_before
     draining = time.perf_counter()
     wait_final(gateways.stub(gateways.addresses[:1]), last.job.id)
     drained = time.perf_counter() - draining
+    cpu_to_final = gateways.cpu_seconds() - cpu_before
     # After the drain, so the gateways idle while the raw server runs.
     shape = CallShape(submit_request().ByteSize(), (last.ByteSize(),))
     raw = raw_per_second(raw_address, shape, jobs, in_flight)
@@ -247,6 +255,10 @@ def measure(gateways: Gateways, arguments: argparse.Namespace, raw_address: str)
     accepted = f"  accepted: {rate:7,.0f} jobs/s ({jobs} jobs, {in_flight} in flight)"
     print(beside_text(accepted, rate, f"raw unary {shape}: {raw:,.0f} calls/s", raw))
     print(f"  the last of them final {drained:.1f} s after the last was accepted")
+    print(
+        f"  gateway CPU per job: {cpu_accepting / jobs * 1000:.2f} ms while accepting, "
+        f"{cpu_to_final / jobs * 1000:.2f} ms until the last was final"
+    )
     print(f"  submit to result, submitted on {where}: {quantiles(totals)}")
     print(f"  state change to watcher on the leading replica:  {quantiles(delays.leading)}")
     if delays.other:
