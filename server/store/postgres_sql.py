@@ -111,8 +111,10 @@ async def write_changes(db: Connection, changes: Sequence[Change]) -> list[JobEv
     one change at a time, held a long queue's position updates to a few hundred rows a
     second and left the loop little else.
     """
-    at = await _sequences(db, {change.job.id for change in changes})
+    # The revisions first: that locks the meta row, so no other replica's write can move
+    # these jobs between the sequences read next and the writes after them.
     revision = await _next_revision(db, len(changes)) - len(changes)
+    at = await _sequences(db, {change.job.id for change in changes})
     events, results = [], []
     for change in changes:
         job = change.job

@@ -263,6 +263,29 @@ async def test_apply_nothing_writes_nothing(store: JobStore) -> None:
     assert await store.latest_revision() == job.revision
 
 
+async def test_replicas_changing_one_job_at_once_never_both_write(make_store: MakeStore) -> None:
+    first, second = make_store(), make_store()  # at one location: replicas of one store
+    if not first.shared:
+        pytest.skip("only replicas share a store")
+    await first.open()
+    await second.open()
+    try:
+        for index in range(10):
+            job = await create(first, make_job(f"j{index}"))
+            outcomes = await asyncio.gather(
+                advance(first, job, state=JobState.VALIDATING),
+                advance(second, job, name="renamed"),
+                return_exceptions=True,
+            )
+            written = [outcome for outcome in outcomes if isinstance(outcome, Job)]
+            refused = [outcome for outcome in outcomes if isinstance(outcome, StaleJobError)]
+            assert (len(written), len(refused)) == (1, 1), outcomes
+            assert await second.get_job(job.id) == written[0]
+    finally:
+        await first.close()
+        await second.close()
+
+
 async def test_stale_change_raises_and_writes_nothing(store: JobStore) -> None:
     read = await create(store, make_job("a"))
     current = await advance(store, read, state=JobState.VALIDATING)
