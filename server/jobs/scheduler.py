@@ -264,8 +264,7 @@ class Scheduler:
     def has_room(self, backend: str) -> bool:
         """Whether a job arriving now would find a free slot: fewer jobs wait and run on
         the backend than it has slots (its rate limit aside)."""
-        queue = self._queues[backend]
-        return len(queue.waiting) + len(queue.running) < queue.slots
+        return self.pending(backend) < self._queues[backend].slots
 
     def position_on_arrival(
         self, backend: str, job_id: str, owner: str, order: float
