@@ -145,7 +145,7 @@ class PostgresJobStore:
     async def apply(self, changes: Sequence[Change]) -> list[JobEvent]:
         if not changes:
             return []
-        return await self._write(_applied, tuple(changes))
+        return await self._write(postgres_sql.write_changes, tuple(changes))
 
     async def get_job(self, job_id: str) -> Job | None:
         sql = "SELECT snapshot FROM jobs WHERE id = %s"
@@ -355,11 +355,7 @@ async def _created(
     event = await postgres_sql.insert_job(db, job, circuits, key, active_limit)
     if audit is not None:
         await postgres_people.add_audit(db, audit)
-    return [event, *await _applied(db, then)]
-
-
-async def _applied(db: Connection, changes: Sequence[Change]) -> list[JobEvent]:
-    return await postgres_sql.write_changes(db, changes) if changes else []
+    return [event, *await postgres_sql.write_changes(db, then)]
 
 
 def _reason(error: BaseException) -> str:

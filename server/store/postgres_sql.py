@@ -111,6 +111,8 @@ async def write_changes(db: Connection, changes: Sequence[Change]) -> list[JobEv
     one change at a time, held a long queue's position updates to a few hundred rows a
     second and left the loop little else.
     """
+    if not changes:
+        return []
     # The revisions first: that locks the meta row, so no other replica's write can move
     # these jobs between the sequences read next and the writes after them.
     revision = await _next_revision(db, len(changes)) - len(changes)
